@@ -1,0 +1,96 @@
+"""stemjourney: follow regenerative-medicine patients through their treatment journey.
+
+The public API is re-exported here; the implementation lives in private modules.
+"""
+
+from stemjourney._clock import Clock, SystemClock
+from stemjourney._diagrams import to_dot, to_mermaid
+from stemjourney._engine import Engine
+from stemjourney._guards import GuardContext
+from stemjourney._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney._pipeline import Guard, Pipeline, Stage, Transition
+from stemjourney._protocol import (
+    DEFAULT_PROTOCOL,
+    Protocol,
+    ReleaseCriteria,
+    ResponderRule,
+    ScheduledVisit,
+)
+from stemjourney._records import (
+    AdverseEvent,
+    Consent,
+    EligibilityAssessment,
+    FollowUpVisit,
+    Harvest,
+    IneligibilityReason,
+    Injection,
+    Processing,
+    Record,
+    VoidReason,
+    WithdrawalReason,
+)
+from stemjourney._scores import Score, nrs, vas
+from stemjourney._table import DEFAULT_PIPELINE, OPEN_STAGES
+from stemjourney._vocabulary import (
+    CONTRAINDICATIONS,
+    WITHDRAWAL_CODES,
+    AEOutcome,
+    CellSource,
+    ConsentScope,
+    Guidance,
+    Initiator,
+    Manipulation,
+    Relatedness,
+    Side,
+)
+from stemjourney.exceptions import StemJourneyError
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "CONTRAINDICATIONS",
+    "DEFAULT_PIPELINE",
+    "DEFAULT_PROTOCOL",
+    "OPEN_STAGES",
+    "WITHDRAWAL_CODES",
+    "AEOutcome",
+    "AdverseEvent",
+    "CellSource",
+    "Clock",
+    "Consent",
+    "ConsentScope",
+    "EligibilityAssessment",
+    "Engine",
+    "FollowUpVisit",
+    "Guard",
+    "GuardContext",
+    "Guidance",
+    "Harvest",
+    "IneligibilityReason",
+    "Initiator",
+    "Injection",
+    "Journey",
+    "Manipulation",
+    "Pipeline",
+    "Processing",
+    "Protocol",
+    "Record",
+    "RecordEntry",
+    "Relatedness",
+    "ReleaseCriteria",
+    "ResponderRule",
+    "Score",
+    "ScheduledVisit",
+    "Side",
+    "Stage",
+    "StemJourneyError",
+    "SystemClock",
+    "Transition",
+    "TransitionEntry",
+    "VoidReason",
+    "WithdrawalReason",
+    "nrs",
+    "to_dot",
+    "to_mermaid",
+    "vas",
+]

@@ -1,0 +1,149 @@
+"""The journey as a value: its identity, its history of moves and its records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+import attrs
+
+from stemjourney._records import Record
+from stemjourney._scores import Score
+from stemjourney._vocabulary import CellSource, Side
+
+__all__ = ["Journey", "RecordEntry", "TransitionEntry"]
+
+R = TypeVar("R")
+
+
+@attrs.frozen
+class TransitionEntry:
+    """One move in a journey's history: the audit entry of a stage change.
+
+    The opening of a journey is its first entry, with ``source`` ``None``.
+    ``version`` is the journey's version after the move.
+    """
+
+    journey_id: str
+    seq: int
+    source: str | None
+    target: str
+    cycle: int
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    version: int
+    reason: str | None = None
+    late_reason: str | None = None
+    override_reason: str | None = None
+
+
+@attrs.frozen
+class RecordEntry:
+    """A clinical record or score as the journey holds it.
+
+    ``stage_seq`` is the ``seq`` of the move that entered the stage the record was
+    made in; ``amends`` is the ``version`` of the entry this one corrects.
+    """
+
+    journey_id: str
+    record: Record | Score
+    cycle: int
+    stage: str
+    stage_seq: int
+    recorded_at: datetime
+    actor: str
+    version: int
+    amends: int | None = None
+    reason: str | None = None
+
+
+@attrs.frozen
+class Journey:
+    """One course of treatment of one condition at one site, for one patient.
+
+    A journey is a value: moves and records return a new journey. Its stage,
+    cycle and version are read off its history, so they cannot disagree with it.
+    Build one with :meth:`Engine.open <stemjourney.Engine.open>`, which checks its fields.
+    """
+
+    id: str
+    patient_id: str
+    condition: str
+    site: str
+    side: Side
+    cell_source: CellSource
+    history: tuple[TransitionEntry, ...] = attrs.field(default=(), repr=False)
+    records: tuple[RecordEntry, ...] = attrs.field(default=(), repr=False)
+
+    @property
+    def stage(self) -> str:
+        """The stage or outcome the journey is in now."""
+        return self.history[-1].target
+
+    @property
+    def cycle(self) -> int:
+        """The treatment round, from 1."""
+        return self.history[-1].cycle
+
+    @property
+    def version(self) -> int:
+        """How many changes the journey has had; the store checks it on every write."""
+        return len(self.history) + len(self.records)
+
+    @property
+    def opened_at(self) -> datetime:
+        """When the journey was opened (clinical time)."""
+        return self.history[0].occurred_at
+
+    @property
+    def last_move(self) -> TransitionEntry:
+        """The latest entry of the history."""
+        return self.history[-1]
+
+    def current_records(self) -> Iterator[RecordEntry]:
+        """The record entries in force: each amended entry is replaced by its amendment."""
+        amended = {e.amends for e in self.records if e.amends is not None}
+        return (e for e in self.records if e.version not in amended)
+
+    def latest(self, record_type: type[R], *, cycle: int | None = None) -> R | None:
+        """The most recent record of ``record_type`` in force, optionally in one cycle."""
+        found = None
+        for entry in self.current_records():
+            if isinstance(entry.record, record_type) and (cycle is None or entry.cycle == cycle):
+                found = entry.record
+        return found
+
+    def in_stage_visit(self, record_type: type[R]) -> list[R]:
+        """Records of ``record_type`` made since the journey entered its current stage."""
+        seq = self.last_move.seq
+        return [
+            e.record
+            for e in self.current_records()
+            if e.stage_seq == seq and isinstance(e.record, record_type)
+        ]
+
+    def scores(self, instrument: str | None = None) -> list[Score]:
+        """Scores in force, in the order they were measured."""
+        found = [
+            e.record
+            for e in self.current_records()
+            if isinstance(e.record, Score)
+            and (instrument is None or e.record.instrument == instrument)
+        ]
+        return sorted(found, key=lambda s: s.measured_at)
+
+    def summary(self) -> dict[str, Any]:
+        """The journey's identity and state as plain data (no history)."""
+        return {
+            "id": self.id,
+            "patient_id": self.patient_id,
+            "condition": self.condition,
+            "site": self.site,
+            "side": self.side.value,
+            "cell_source": self.cell_source.value,
+            "stage": self.stage,
+            "cycle": self.cycle,
+            "version": self.version,
+        }

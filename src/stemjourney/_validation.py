@@ -1,0 +1,143 @@
+"""Checks at the edge: the validators every record and score uses.
+
+Each raises :class:`~stemjourney.exceptions.ValidationError` naming the field and
+what is allowed; none echoes the offending text back, since it may hold health
+information.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from stemjourney.exceptions import ValidationError
+
+MAX_TEXT = 4000
+"""The longest free text accepted, in characters."""
+
+_ALLOWED_CONTROL = {"\n", "\t"}
+
+
+def clean_text(field: str, value: object, *, max_length: int = MAX_TEXT) -> str:
+    """Return ``value`` as NFC text after checking it is sensible free text.
+
+    Refused: a non-string, empty or blank text, NUL and control characters (tab and
+    newline are allowed), text over ``max_length`` characters.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(field, f"expected text, got {type(value).__name__}", "a string")
+    text = value if unicodedata.is_normalized("NFC", value) else unicodedata.normalize("NFC", value)
+    if not text.strip():
+        raise ValidationError(field, "is empty", "non-blank text")
+    if len(text) > max_length:
+        raise ValidationError(
+            field, f"is {len(text)} characters long", f"at most {max_length} characters"
+        )
+    if text.isprintable():
+        return text
+    for ch in text:
+        if ch not in _ALLOWED_CONTROL and unicodedata.category(ch) == "Cc":
+            raise ValidationError(
+                field,
+                f"contains control character U+{ord(ch):04X}",
+                "printable text, tabs and newlines",
+            )
+    return text
+
+
+def optional_text(field: str, value: object, *, max_length: int = MAX_TEXT) -> str | None:
+    """Like :func:`clean_text`, but ``None`` passes through."""
+    if value is None:
+        return None
+    return clean_text(field, value, max_length=max_length)
+
+
+def aware(field: str, value: object) -> datetime:
+    """Return ``value`` converted to UTC, refusing anything but an aware datetime."""
+    if not isinstance(value, datetime):
+        raise ValidationError(
+            field, f"expected a datetime, got {type(value).__name__}", "a timezone-aware datetime"
+        )
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(field, "has no timezone", "a timezone-aware datetime")
+    return value.astimezone(UTC)
+
+
+def optional_aware(field: str, value: object) -> datetime | None:
+    """Like :func:`aware`, but ``None`` passes through."""
+    return None if value is None else aware(field, value)
+
+
+def number(
+    field: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+    unit: str = "",
+) -> float:
+    """Return ``value`` as a float after range and type checks.
+
+    Refused: bools, non-numbers, NaN and infinities, values outside ``[low, high]``,
+    and (with ``integer=True``) values with a fractional part.
+    """
+    span = _span(low, high, unit)
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(field, f"expected {kind}, got {type(value).__name__}", span)
+    as_float = float(value)
+    if not math.isfinite(as_float):
+        raise ValidationError(field, "is not finite", span)
+    if integer and not as_float.is_integer():
+        raise ValidationError(field, "is not a whole number", f"whole numbers {span}")
+    if (low is not None and as_float < low) or (high is not None and as_float > high):
+        raise ValidationError(field, f"{value} is out of range", span)
+    return as_float
+
+
+def integer(field: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` as an int, refusing bools, fractions and values out of range."""
+    return int(number(field, value, low=low, high=high, integer=True))
+
+
+def optional_number(
+    field: str, value: object, *, low: float | None = None, high: float | None = None
+) -> float | None:
+    """Like :func:`number`, but ``None`` passes through."""
+    return None if value is None else number(field, value, low=low, high=high)
+
+
+def choice(field: str, value: object, allowed: Iterable[str]) -> str:
+    """Return ``value`` when it is one of ``allowed``, else raise naming the choices."""
+    options = tuple(allowed)
+    if not isinstance(value, str) or value not in options:
+        raise ValidationError(field, "is not a known value", ", ".join(options))
+    return value
+
+
+def _span(low: float | None, high: float | None, unit: str) -> str:
+    suffix = f" {unit}" if unit else ""
+    if low is not None and high is not None:
+        return f"{_fmt(low)} to {_fmt(high)}{suffix}"
+    if low is not None:
+        return f"at least {_fmt(low)}{suffix}"
+    if high is not None:
+        return f"at most {_fmt(high)}{suffix}"
+    return f"a finite number{suffix}"
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def attrs_validator(check: Callable[[str, Any], object]) -> Callable[[Any, Any, Any], None]:
+    """Wrap a ``check(field, value)`` function as an attrs validator."""
+
+    def validate(_instance: Any, attribute: Any, value: Any) -> None:
+        check(attribute.name, value)
+
+    return validate
