@@ -8,6 +8,7 @@ from stemjourney._diagrams import to_dot, to_mermaid
 from stemjourney._engine import Engine
 from stemjourney._guards import GuardContext
 from stemjourney._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney._patient import Patient, normalise_external_id
 from stemjourney._pipeline import Guard, Pipeline, Stage, Transition
 from stemjourney._protocol import (
     DEFAULT_PROTOCOL,
@@ -71,6 +72,7 @@ __all__ = [
     "Injection",
     "Journey",
     "Manipulation",
+    "Patient",
     "Pipeline",
     "Processing",
     "Protocol",
@@ -89,6 +91,7 @@ __all__ = [
     "TransitionEntry",
     "VoidReason",
     "WithdrawalReason",
+    "normalise_external_id",
     "nrs",
     "to_dot",
     "to_mermaid",
