@@ -57,8 +57,8 @@ class Transition:
     ``needs_reason`` marks the moves that must say why (the outcomes).
     """
 
-    source: str
-    target: str
+    source: str = attrs.field(converter=str)
+    target: str = attrs.field(converter=str)
     guard: Guard
     starts_cycle: bool = False
     needs_reason: bool = False
@@ -130,7 +130,7 @@ def _as_tuple(value: Iterable[Transition]) -> tuple[Transition, ...]:
 
 
 def _as_frozenset(value: Iterable[str]) -> frozenset[str]:
-    return frozenset(value)
+    return frozenset(str(v) for v in value)
 
 
 @attrs.frozen
@@ -143,7 +143,7 @@ class Pipeline:
     """
 
     transitions: tuple[Transition, ...] = attrs.field(converter=_as_tuple)
-    initial: str
+    initial: str = attrs.field(converter=str)
     outcomes: frozenset[str] = attrs.field(converter=_as_frozenset)
     _by_source: Mapping[str, tuple[Transition, ...]] = attrs.field(init=False, eq=False, repr=False)
     _by_pair: Mapping[tuple[str, str], Transition] = attrs.field(init=False, eq=False, repr=False)
