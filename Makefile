@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint types pytest bench docs clean
+.PHONY: test demo lint types pytest bench docs clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,11 +21,23 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) chromium
 	$(BIN)/pytest --cov --cov-report=term
 
+# The browser test of the HTML reports needs Chromium: install it when it is missing.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium for the browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+			|| echo "chromium could not be installed: the browser test will be skipped"; \
+	fi
+
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	$(BIN)/sphinx-build -b html -W --keep-going docs docs/_build/html
+
 demo: $(STAMP)
-	$(BIN)/python examples/first_journey.py
+	$(BIN)/stemjourney demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

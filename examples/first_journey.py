@@ -73,7 +73,9 @@ def run() -> sj.Journey:
 
 if __name__ == "__main__":
     journey = run()
-    print(f"journey {journey.id}: {journey.stage}, cycle {journey.cycle}, version {journey.version}")
+    print(
+        f"journey {journey.id}: {journey.stage}, cycle {journey.cycle}, version {journey.version}"
+    )
     for entry in journey.history:
         print(
             f"  {entry.seq:>2}  {entry.occurred_at:%Y-%m-%d %H:%M}  "

@@ -45,6 +45,14 @@ from stemjourney._vocabulary import (
     Side,
 )
 from stemjourney.exceptions import StemJourneyError
+from stemjourney.outcomes import (
+    baseline,
+    schedule_status,
+    score_koos,
+    score_questionnaire,
+    worklist,
+)
+from stemjourney.store import Store, open_store
 
 __version__ = "0.1.0.dev0"
 
@@ -81,19 +89,26 @@ __all__ = [
     "Relatedness",
     "ReleaseCriteria",
     "ResponderRule",
-    "Score",
     "ScheduledVisit",
+    "Score",
     "Side",
     "Stage",
     "StemJourneyError",
+    "Store",
     "SystemClock",
     "Transition",
     "TransitionEntry",
     "VoidReason",
     "WithdrawalReason",
+    "baseline",
     "normalise_external_id",
     "nrs",
+    "open_store",
+    "schedule_status",
+    "score_koos",
+    "score_questionnaire",
     "to_dot",
     "to_mermaid",
     "vas",
+    "worklist",
 ]

@@ -72,10 +72,10 @@ class Engine:
         occurred_at: datetime,
     ) -> Journey:
         """Open a journey at the pipeline's initial stage, in cycle 1."""
+        jid = code(journey_id, "journey_id")
         when = v.aware("occurred_at", occurred_at)
         now = self.clock.now()
-        self._not_future(journey_id, self.pipeline.initial, self.pipeline.initial, when, now)
-        jid = code(journey_id, "journey_id")
+        self._not_future(jid, self.pipeline.initial, self.pipeline.initial, when, now)
         opening = TransitionEntry(
             journey_id=jid,
             seq=1,
@@ -315,6 +315,13 @@ class Engine:
                 "amends",
                 f"journey {journey.id} has no record entry at version {amends}",
                 "the version of one of the journey's record entries",
+            )
+        later = next((e for e in journey.records if e.amends == amends), None)
+        if later is not None:
+            raise ValidationError(
+                "amends",
+                f"the entry at version {amends} was already amended by version {later.version}",
+                f"the version of the amendment in force (amend version {later.version})",
             )
         if type(original.record) is not type(record):
             raise ValidationError(

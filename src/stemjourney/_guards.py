@@ -51,22 +51,28 @@ def _nothing(_ctx: GuardContext) -> list[str]:
 
 
 def _harvest_ready(ctx: GuardContext) -> list[str]:
+    # One pass over the records in force (this runs on every move to harvest).
     j = ctx.journey
+    cycle = j.cycle
+    assessment: EligibilityAssessment | None = None
+    consented = baseline = False
+    for e in j.current_records():
+        record = e.record
+        if isinstance(record, Score):
+            baseline = baseline or (record.instrument in PAIN_INSTRUMENTS and e.cycle == cycle)
+        elif isinstance(record, EligibilityAssessment):
+            assessment = record
+        elif isinstance(record, Consent):
+            consented = True
     missing = []
-    assessment = j.latest(EligibilityAssessment)
     if assessment is None:
         missing.append("an eligibility assessment")
     elif not assessment.eligible:
         missing.append("an eligibility assessment with no contraindication")
-    if j.latest(Consent) is None:
+    if not consented:
         missing.append("a signed consent")
-    if not any(
-        isinstance(e.record, Score)
-        and e.record.instrument in PAIN_INSTRUMENTS
-        and e.cycle == j.cycle
-        for e in j.current_records()
-    ):
-        missing.append(f"a baseline pain score in cycle {j.cycle}")
+    if not baseline:
+        missing.append(f"a baseline pain score in cycle {cycle}")
     return missing
 
 
@@ -100,20 +106,17 @@ def _product_failed(ctx: GuardContext) -> list[str]:
     return []
 
 
-def _released_products(j: Journey, protocol: Protocol) -> dict[str, Processing]:
-    return {
-        e.record.product_id: e.record
-        for e in j.current_records()
-        if isinstance(e.record, Processing) and not protocol.release.failures(e.record)
-    }
-
-
-def _doses_used(j: Journey, product_id: str) -> int:
-    return sum(
-        1
-        for e in j.current_records()
-        if isinstance(e.record, Injection) and e.record.product_id == product_id
-    )
+def _products(j: Journey, protocol: Protocol) -> tuple[dict[str, Processing], dict[str, int]]:
+    """The released products of the journey by id, and how many doses of each were injected."""
+    released: dict[str, Processing] = {}
+    used: dict[str, int] = {}
+    for e in j.current_records():
+        record = e.record
+        if isinstance(record, Injection):
+            used[record.product_id] = used.get(record.product_id, 0) + 1
+        elif isinstance(record, Processing) and not protocol.release.failures(record):
+            released[record.product_id] = record
+    return released, used
 
 
 def _injection_recorded(ctx: GuardContext) -> list[str]:
@@ -124,11 +127,13 @@ def _injection_recorded(ctx: GuardContext) -> list[str]:
     shot = injections[-1]
     missing = []
     if shot.site.casefold() != j.site.casefold() or shot.side is not j.side:
-        missing.append(f"an injection at the treated site ({j.site}, {j.side.value})")
-    product = _released_products(j, ctx.protocol).get(shot.product_id)
+        # The site is free text (health information): the message names no site.
+        missing.append("an injection at the journey's treated site and side")
+    released, used = _products(j, ctx.protocol)
+    product = released.get(shot.product_id)
     if product is None:
         missing.append("an injected product that is a released product of this journey")
-    elif _doses_used(j, shot.product_id) > product.doses:
+    elif used.get(shot.product_id, 0) > product.doses:
         missing.append(f"a dose left of product {shot.product_id}")
     return missing
 
@@ -136,12 +141,8 @@ def _injection_recorded(ctx: GuardContext) -> list[str]:
 def _stored_product(ctx: GuardContext) -> list[str]:
     j = ctx.journey
     missing = []
-    left = [
-        pid
-        for pid, product in _released_products(j, ctx.protocol).items()
-        if _doses_used(j, pid) < product.doses
-    ]
-    if not left:
+    released, used = _products(j, ctx.protocol)
+    if not any(used.get(pid, 0) < product.doses for pid, product in released.items()):
         missing.append("a released product with a stored dose left")
     if not any(
         isinstance(e.record, Score)

@@ -104,8 +104,11 @@ class Journey:
 
     def current_records(self) -> Iterator[RecordEntry]:
         """The record entries in force: each amended entry is replaced by its amendment."""
-        amended = {e.amends for e in self.records if e.amends is not None}
-        return (e for e in self.records if e.version not in amended)
+        records = self.records
+        amended = {e.amends for e in records if e.amends is not None}
+        if not amended:
+            return iter(records)
+        return (e for e in records if e.version not in amended)
 
     def latest(self, record_type: type[R], *, cycle: int | None = None) -> R | None:
         """The most recent record of ``record_type`` in force, optionally in one cycle."""

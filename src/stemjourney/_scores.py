@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import ClassVar
 
@@ -9,6 +10,7 @@ import attrs
 
 from stemjourney import _fields as f
 from stemjourney import _validation as v
+from stemjourney.exceptions import ValidationError
 
 __all__ = ["PAIN_INSTRUMENTS", "Score", "nrs", "vas"]
 
@@ -19,9 +21,25 @@ PAIN_INSTRUMENTS: dict[str, tuple[float, float, bool]] = {
 """Pain scales: (lowest, highest, integers only). NRS 0-10 points, VAS 0-100 mm."""
 
 
+def _answers(value: object) -> tuple[float | None, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError("answers", "expected a sequence", "a tuple of answers or None")
+    answers = tuple(value)
+    for answer in answers:
+        if answer is not None:
+            v.number("answers", answer)
+    return answers
+
+
 @attrs.frozen(kw_only=True)
 class Score:
     """One score on one instrument at one moment, with the item answers it came from.
+
+    The value is checked against the instrument in :data:`stemjourney.outcomes.INSTRUMENTS`
+    (range, whole numbers); with ``answers``, it must be the score they give. A score
+    on an instrument not registered only has to be a finite number.
 
     >>> from datetime import datetime, UTC
     >>> nrs(7, datetime(2026, 1, 5, tzinfo=UTC)).value
@@ -32,16 +50,18 @@ class Score:
     instrument: str = f.code_field()
     value: float = attrs.field()
     measured_at: datetime = f.moment()
-    answers: tuple[int | None, ...] | None = attrs.field(default=None)
+    answers: tuple[float | None, ...] | None = attrs.field(default=None, converter=_answers)
 
     @value.validator
     def _check_value(self, _attribute: object, value: object) -> None:
-        spec = PAIN_INSTRUMENTS.get(self.instrument)
+        # Imported here: the outcomes package builds on Score, so it loads after this module.
+        from stemjourney.outcomes._instruments import INSTRUMENTS
+
+        spec = INSTRUMENTS.get(self.instrument)
         if spec is None:
             v.number("value", value)
-            return
-        low, high, integer = spec
-        v.number("value", value, low=low, high=high, integer=integer)
+        else:
+            spec.check_score(value, self.answers)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "value", float(self.value))

@@ -61,6 +61,8 @@ def aware(field: str, value: object) -> datetime:
         raise ValidationError(
             field, f"expected a datetime, got {type(value).__name__}", "a timezone-aware datetime"
         )
+    if value.tzinfo is UTC:  # already UTC: the common case, returned as is
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(field, "has no timezone", "a timezone-aware datetime")
     return value.astimezone(UTC)

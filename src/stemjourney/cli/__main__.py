@@ -1,0 +1,5 @@
+"""``python -m stemjourney.cli``: the same as the ``stemjourney`` command."""
+
+from stemjourney.cli import main
+
+main()

@@ -1,0 +1,43 @@
+"""Exports: FHIR R4B Bundles for clinical systems, de-identified CSV for research.
+
+Both read a store (or anything with ``patient(id)`` and ``iter_journeys()``, such as
+the in-memory demo clinic) and stream it, one patient at a time.
+"""
+
+from stemjourney.export._fhir import (
+    EPISODE_STATUS,
+    episode_status,
+    fhir_bundle,
+    fhir_resources,
+    patient_resource,
+    write_fhir_bundle,
+)
+from stemjourney.export._research import (
+    DATE_MODES,
+    MIN_KEY_BYTES,
+    RESEARCH_COLUMNS,
+    age_band,
+    date_offset,
+    pseudonym,
+    research_csv,
+    research_rows,
+)
+from stemjourney.export._source import ClinicSource
+
+__all__ = [
+    "DATE_MODES",
+    "EPISODE_STATUS",
+    "MIN_KEY_BYTES",
+    "RESEARCH_COLUMNS",
+    "ClinicSource",
+    "age_band",
+    "date_offset",
+    "episode_status",
+    "fhir_bundle",
+    "fhir_resources",
+    "patient_resource",
+    "pseudonym",
+    "research_csv",
+    "research_rows",
+    "write_fhir_bundle",
+]

@@ -1,0 +1,74 @@
+"""What the exporters read: a store, or anything that answers the same few questions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol, runtime_checkable
+
+from stemjourney._journey import Journey
+from stemjourney._patient import Patient
+
+__all__ = [
+    "ClinicSource",
+    "JourneyFinder",
+    "PatientLister",
+    "journeys_of",
+    "patient_ids",
+    "patients_with_journeys",
+]
+
+
+@runtime_checkable
+class ClinicSource(Protocol):
+    """A store, or the in-memory demo clinic: patients by id, and journeys streamed."""
+
+    def patient(self, patient_id: str) -> Patient:
+        """The patient with ``patient_id``."""
+        ...
+
+    def iter_journeys(self) -> Iterator[Journey]:
+        """Every journey, one at a time."""
+        ...
+
+
+@runtime_checkable
+class PatientLister(Protocol):
+    """A source that can list its patients."""
+
+    def iter_patients(self) -> Iterator[Patient]:
+        """Every patient, one at a time."""
+        ...
+
+
+@runtime_checkable
+class JourneyFinder(Protocol):
+    """A source that can give one patient's journeys directly (a store can)."""
+
+    def journeys_of(self, patient_id: str) -> Iterable[Journey]:
+        """The journeys of one patient."""
+        ...
+
+
+def patient_ids(source: ClinicSource) -> Iterator[str]:
+    """Every patient id of ``source``, each once: listed, or read off the journeys."""
+    if isinstance(source, PatientLister):
+        return (p.id for p in source.iter_patients())
+    return iter(dict.fromkeys(j.patient_id for j in source.iter_journeys()))
+
+
+def journeys_of(source: ClinicSource, patient_id: str) -> list[Journey]:
+    """The journeys of one patient, asked directly when the source can answer."""
+    if isinstance(source, JourneyFinder):
+        return list(source.journeys_of(patient_id))
+    return [j for j in source.iter_journeys() if j.patient_id == patient_id]
+
+
+def patients_with_journeys(
+    source: ClinicSource, ids: Iterable[str] | None = None
+) -> Iterator[tuple[Patient, list[Journey]]]:
+    """Each patient of ``source`` (or those in ``ids``, in order) with all their journeys.
+
+    One patient's journeys are held at a time, so a whole store streams through.
+    """
+    for pid in patient_ids(source) if ids is None else ids:
+        yield source.patient(pid), journeys_of(source, pid)

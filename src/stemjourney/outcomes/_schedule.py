@@ -1,0 +1,226 @@
+"""The follow-up schedule: due dates and windows per cycle, visit status, the work-list.
+
+Dates are calendar days in the clinic's timezone ``tz`` (UTC unless given): the due
+date is the injection day plus the visit's calendar months and weeks (python-dateutil,
+so 31 January plus one month is 28 or 29 February), and the window is the due date
+plus or minus ``window_days``, both ends included. A window never opens on or before
+the injection day (scores that day are baseline), and a cycle's windows close by the
+next cycle's injection day; visits due after it are dropped, as the new cycle's
+schedule replaces them. A score measured inside a window completes the visit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from enum import StrEnum
+
+import attrs
+from dateutil.relativedelta import relativedelta
+
+from stemjourney import _validation as v
+from stemjourney._journey import Journey
+from stemjourney._pipeline import Pipeline
+from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney._scores import Score
+from stemjourney._table import DEFAULT_PIPELINE
+from stemjourney.exceptions import ValidationError
+from stemjourney.outcomes._baseline import day_of, injection_dates
+
+__all__ = [
+    "PlannedVisit",
+    "VisitState",
+    "VisitStatus",
+    "planned_visits",
+    "schedule_status",
+    "worklist",
+]
+
+
+class VisitStatus(StrEnum):
+    """Where a scheduled visit stands on a given day."""
+
+    UPCOMING = "upcoming"
+    """Its window has not opened yet."""
+    IN_WINDOW = "in_window"
+    """The window is open and the due date not yet passed: the visit is due."""
+    OVERDUE = "overdue"
+    """The due date has passed, the window is still open."""
+    MISSED = "missed"
+    """The window closed with no score in it."""
+    COMPLETED = "completed"
+    """A score was measured inside the window."""
+
+
+@attrs.frozen
+class PlannedVisit:
+    """One follow-up time point of one cycle: its due date and window (days in ``tz``)."""
+
+    journey_id: str
+    patient_id: str
+    cycle: int
+    label: str
+    injected_on: date
+    due: date
+    opens: date
+    closes: date
+
+    def contains(self, day: date) -> bool:
+        """Whether ``day`` falls inside the window (both ends included)."""
+        return self.opens <= day <= self.closes
+
+
+@attrs.frozen
+class VisitState:
+    """A planned visit and its status on one day: a work-list row."""
+
+    visit: PlannedVisit
+    on: date
+    status: VisitStatus
+    completed_by: Score | None = None
+
+    @property
+    def journey_id(self) -> str:
+        """The journey the visit belongs to."""
+        return self.visit.journey_id
+
+    @property
+    def patient_id(self) -> str:
+        """The patient the visit is for."""
+        return self.visit.patient_id
+
+    @property
+    def label(self) -> str:
+        """The time point, such as ``'3m'``."""
+        return self.visit.label
+
+    @property
+    def due(self) -> date:
+        """The due date."""
+        return self.visit.due
+
+    @property
+    def window(self) -> tuple[date, date]:
+        """The first and last day of the window."""
+        return self.visit.opens, self.visit.closes
+
+    def as_dict(self) -> dict[str, object]:
+        """The row as plain data (ISO dates) for reports and the host application."""
+        return {
+            "journey_id": self.journey_id,
+            "patient_id": self.patient_id,
+            "cycle": self.visit.cycle,
+            "time_point": self.label,
+            "due": self.due.isoformat(),
+            "opens": self.visit.opens.isoformat(),
+            "closes": self.visit.closes.isoformat(),
+            "status": self.status.value,
+        }
+
+
+def planned_visits(
+    journey: Journey, *, protocol: Protocol = DEFAULT_PROTOCOL, tz: tzinfo = UTC
+) -> tuple[PlannedVisit, ...]:
+    """Every follow-up visit the protocol plans for ``journey``, cycle by cycle, in order."""
+    injections = list(injection_dates(journey).items())
+    planned = []
+    for n, (cycle, injected_at) in enumerate(injections):
+        start = day_of(injected_at, tz)
+        stop = day_of(injections[n + 1][1], tz) if n + 1 < len(injections) else None
+        for visit in protocol.schedule:
+            due = start + relativedelta(months=visit.months, weeks=visit.weeks)
+            if stop is not None and due > stop:
+                break
+            window = timedelta(days=visit.window_days)
+            opens = max(due - window, start + timedelta(days=1))
+            closes = due + window if stop is None else min(due + window, stop)
+            planned.append(
+                PlannedVisit(
+                    journey.id, journey.patient_id, cycle, visit.label, start, due, opens, closes
+                )
+            )
+    return tuple(planned)
+
+
+def _day(field: str, value: object, tz: tzinfo) -> date:
+    if isinstance(value, datetime):
+        return day_of(v.aware(field, value), tz)
+    if isinstance(value, date):
+        return value
+    raise ValidationError(
+        field, f"expected a date, got {type(value).__name__}", "a date or an aware datetime"
+    )
+
+
+def _state(visit: PlannedVisit, on: date, scores: list[Score], tz: tzinfo) -> VisitState:
+    for score in scores:
+        measured = day_of(score.measured_at, tz)
+        if measured <= on and visit.contains(measured):
+            return VisitState(visit, on, VisitStatus.COMPLETED, score)
+    if on < visit.opens:
+        status = VisitStatus.UPCOMING
+    elif on <= visit.due:
+        status = VisitStatus.IN_WINDOW
+    elif on <= visit.closes:
+        status = VisitStatus.OVERDUE
+    else:
+        status = VisitStatus.MISSED
+    return VisitState(visit, on, status)
+
+
+def schedule_status(
+    journey: Journey,
+    on: date | datetime,
+    *,
+    protocol: Protocol = DEFAULT_PROTOCOL,
+    tz: tzinfo = UTC,
+) -> tuple[VisitState, ...]:
+    """Each planned visit of ``journey`` with its status on the day ``on``.
+
+    Only scores measured on or before ``on`` count, so the status on a past day is
+    what it was that day. ``on`` is a date, or an aware datetime (its day in ``tz``).
+    """
+    day = _day("on", on, tz)
+    scores = journey.scores()
+    return tuple(
+        _state(visit, day, scores, tz)
+        for visit in planned_visits(journey, protocol=protocol, tz=tz)
+    )
+
+
+def worklist(
+    journeys: Iterable[Journey],
+    start: date | datetime,
+    end: date | datetime,
+    *,
+    protocol: Protocol = DEFAULT_PROTOCOL,
+    on: date | datetime | None = None,
+    tz: tzinfo = UTC,
+    pipeline: Pipeline = DEFAULT_PIPELINE,
+    include_completed: bool = False,
+) -> list[VisitState]:
+    """The follow-up visits whose window meets the days ``start`` to ``end`` (inclusive).
+
+    Each row's status is taken on the day ``on`` (``start`` unless given). Journeys
+    that have ended (completed, withdrawn, ineligible, voided) are left out, and so are
+    completed visits unless ``include_completed``. Rows are sorted by due date, then
+    journey id and cycle.
+    """
+    first = _day("start", start, tz)
+    last = _day("end", end, tz)
+    if last < first:
+        raise ValidationError("end", "is before start", "a day on or after start")
+    day = first if on is None else _day("on", on, tz)
+    rows = []
+    for journey in journeys:
+        if pipeline.is_outcome(journey.stage):
+            continue
+        for state in schedule_status(journey, day, protocol=protocol, tz=tz):
+            visit = state.visit
+            if visit.opens > last or visit.closes < first:
+                continue
+            if state.status is VisitStatus.COMPLETED and not include_completed:
+                continue
+            rows.append(state)
+    rows.sort(key=lambda r: (r.due, r.journey_id, r.visit.cycle))
+    return rows

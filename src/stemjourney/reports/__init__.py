@@ -1,0 +1,52 @@
+"""Follow-up reports: data first, then text, Markdown, CSV or a self-contained HTML page.
+
+Three reports, each a frozen value with ``as_dict()``:
+
+- :func:`patient_report`: one patient's timeline, scores against baseline, adverse
+  events and next visit;
+- :func:`cohort_report`: outcomes per condition, site, cell source and cycle at each
+  scheduled time point, streamed from a store;
+- :func:`worklist_report`: the visits due or overdue between two dates.
+
+:func:`render` turns any of them into one of :data:`FORMATS`.
+"""
+
+from stemjourney.reports._cohort import CohortGroup, CohortReport, TimePointRow, cohort_report
+from stemjourney.reports._csv import to_csv
+from stemjourney.reports._html import to_html
+from stemjourney.reports._patient_report import (
+    AdverseEventLine,
+    JourneyReport,
+    NextVisit,
+    PatientReport,
+    ScorePoint,
+    ScoreSeries,
+    TimelineStep,
+    patient_report,
+)
+from stemjourney.reports._render import FORMATS, render, to_markdown, to_text
+from stemjourney.reports._worklist import WorkItem, Worklist, worklist_report
+
+__all__ = [
+    "FORMATS",
+    "AdverseEventLine",
+    "CohortGroup",
+    "CohortReport",
+    "JourneyReport",
+    "NextVisit",
+    "PatientReport",
+    "ScorePoint",
+    "ScoreSeries",
+    "TimePointRow",
+    "TimelineStep",
+    "WorkItem",
+    "Worklist",
+    "cohort_report",
+    "patient_report",
+    "render",
+    "to_csv",
+    "to_html",
+    "to_markdown",
+    "to_text",
+    "worklist_report",
+]

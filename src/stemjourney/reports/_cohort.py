@@ -1,0 +1,310 @@
+"""Cohort outcomes, as data, aggregated while the journeys stream past.
+
+Groups are (condition, treated site, cell source, cycle); each has a row for the
+baseline and one per scheduled time point of the protocol. Only the values of each
+row are kept (for the median); everything else is a running count or sum, so a
+report over a large store needs memory for its scores, not its journeys.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from array import array
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+
+from stemjourney._journey import Journey
+from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney._records import AdverseEvent, Injection
+from stemjourney._scores import Score
+from stemjourney.reports import _measures as m
+from stemjourney.reports._serialise import plain
+from stemjourney.reports._source import JourneySource, stream, today
+
+__all__ = ["CohortGroup", "CohortReport", "TimePointRow", "cohort_report"]
+
+BASELINE = "baseline"
+"""The label of the row that summarises the baseline scores of a group."""
+
+
+@attrs.frozen
+class TimePointRow:
+    """One time point of one group.
+
+    ``patients`` counts the journeys with a score at the time point (one per patient
+    and treated site); ``expected`` those whose visit was due by the report's day or
+    that were scored; ``completeness`` is their ratio. Changes are from each journey's
+    baseline for the cycle; ``responders`` holds the share meeting each rule, by label.
+    """
+
+    time_point: str
+    day: int
+    expected: int
+    patients: int
+    mean: float | None
+    median: float | None
+    mean_change: float | None
+    sd_change: float | None
+    responders: tuple[tuple[str, float | None], ...]
+    completeness: float | None
+
+
+@attrs.frozen
+class CohortGroup:
+    """The outcomes of the journeys of one condition, site and cell source in one cycle."""
+
+    condition: str
+    site: str
+    cell_source: str
+    cycle: int
+    journeys: int
+    patients: int
+    adverse_event_rate: float
+    serious_adverse_event_rate: float
+    rows: tuple[TimePointRow, ...]
+
+
+@attrs.frozen
+class CohortReport:
+    """Cohort outcomes on one instrument on the day ``on``, group by group."""
+
+    on: date
+    instrument: str
+    protocol: str
+    journeys: int
+    groups: tuple[CohortGroup, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain data (dates as ISO text), ready for JSON."""
+        out: dict[str, Any] = plain(self)
+        return out
+
+
+class _Cell:
+    __slots__ = ("changes", "expected", "rules", "sq", "sum_change", "values")
+
+    def __init__(self, rules: int) -> None:
+        self.values = array("d")
+        self.expected = 0
+        self.changes = 0
+        self.sum_change = 0.0
+        self.sq = 0.0
+        self.rules = [0] * rules
+
+    def add(self, value: float, base: float | None, verdicts: list[bool]) -> None:
+        self.values.append(value)
+        if base is None:
+            return
+        delta = value - base
+        self.changes += 1
+        self.sum_change += delta
+        self.sq += delta * delta
+        for i, hit in enumerate(verdicts):
+            self.rules[i] += hit
+
+    def row(self, label: str, day: int, labels: list[str]) -> TimePointRow:
+        n = len(self.values)
+        mean_change = sd = None
+        if self.changes:
+            mean_change = self.sum_change / self.changes
+            if self.changes > 1:
+                var = (self.sq - self.changes * mean_change**2) / (self.changes - 1)
+                sd = math.sqrt(max(var, 0.0))
+        shares = tuple(
+            (name, count / self.changes if self.changes else None)
+            for name, count in zip(labels, self.rules, strict=True)
+        )
+        return TimePointRow(
+            label,
+            day,
+            self.expected,
+            n,
+            sum(self.values) / n if n else None,
+            statistics.median(self.values) if n else None,
+            mean_change,
+            sd,
+            shares,
+            n / self.expected if self.expected else None,
+        )
+
+
+class _Group:
+    __slots__ = ("cells", "events", "journeys", "patients", "serious")
+
+    def __init__(self, labels: list[str], rules: int) -> None:
+        self.journeys = 0
+        self.events = 0
+        self.serious = 0
+        self.patients: set[str] = set()
+        self.cells = {label: _Cell(rules) for label in labels}
+
+
+def _unpack(
+    journey: Journey, instrument: str
+) -> tuple[dict[int, datetime], list[Score], dict[int, bool]]:
+    """Injections by cycle, the instrument's scores in time order, AEs (serious?) by cycle."""
+    amended = {e.amends for e in journey.records if e.amends is not None}
+    starts: dict[int, datetime] = {}
+    scores: list[Score] = []
+    events: dict[int, bool] = {}
+    for entry in journey.records:
+        if entry.version in amended:
+            continue
+        record = entry.record
+        if isinstance(record, Score):
+            if record.instrument == instrument:
+                scores.append(record)
+        elif isinstance(record, Injection):
+            known = starts.get(entry.cycle)
+            if known is None or record.injected_at < known:
+                starts[entry.cycle] = record.injected_at
+        elif isinstance(record, AdverseEvent):
+            events[entry.cycle] = events.get(entry.cycle, False) or record.serious
+    scores.sort(key=lambda s: s.measured_at)
+    return starts, scores, events
+
+
+class CohortAggregator:
+    """Folds journeys into cohort outcomes one at a time; :meth:`report` summarises."""
+
+    def __init__(self, *, on: date, protocol: Protocol, instrument: str) -> None:
+        self.on = on
+        self.protocol = protocol
+        self.instrument = instrument
+        self.rules = protocol.rules_for(instrument)
+        self.labels = [BASELINE, *(v.label for v in protocol.schedule)]
+        self.groups: dict[tuple[str, str, str, int], _Group] = {}
+        self.seen = 0
+        self._on = on.toordinal()
+        self._ordinals: dict[date, tuple[tuple[str, int, int, int], ...]] = {}
+        self._rules = [
+            (r.min_points, r.min_percent, r.require_all, m.higher_is_better(r.instrument))
+            for r in self.rules
+        ]
+
+    def add(self, journey: Journey) -> None:
+        """Fold one journey in; voided and never-injected journeys count for nothing."""
+        if journey.stage == "voided":
+            return
+        starts, scores, events = _unpack(journey, self.instrument)
+        if not starts:
+            return
+        self.seen += 1
+        for cycle, injected in starts.items():
+            key = (journey.condition, journey.site, journey.cell_source.value, cycle)
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = _Group(self.labels, len(self.rules))
+            group.journeys += 1
+            group.patients.add(journey.patient_id)
+            if cycle in events:
+                group.events += 1
+                group.serious += events[cycle]
+            self._cells(group, injected, starts.get(cycle + 1), scores)
+
+    def _cells(
+        self, group: _Group, injected: datetime, until: datetime | None, scores: list[Score]
+    ) -> None:
+        base_score = m.last_before(scores, injected)
+        base = None if base_score is None else base_score.value
+        if base is not None:
+            group.cells[BASELINE].expected += 1
+            group.cells[BASELINE].add(base, None, [])
+        windows = self._days(injected.date())
+        best: dict[int, tuple[int, float]] = {}
+        for score in scores:
+            at = score.measured_at
+            if at <= injected or (until is not None and at >= until):
+                continue
+            day = at.date().toordinal()
+            for index, (_, due, first, last) in enumerate(windows):
+                if day < first:
+                    break
+                if day <= last:
+                    gap = abs(day - due)
+                    known = best.get(index)
+                    if known is None or gap < known[0]:
+                        best[index] = (gap, score.value)
+                    break
+        for index, (label, due, _, _) in enumerate(windows):
+            cell = group.cells[label]
+            hit = best.get(index)
+            if hit is None:
+                cell.expected += due <= self._on
+                continue
+            cell.expected += 1
+            value = hit[1]
+            cell.add(value, base, [] if base is None else self._verdicts(base, value))
+
+    def _days(self, injected: date) -> tuple[tuple[str, int, int, int], ...]:
+        """The windows after an injection on ``injected`` as (label, due, first, last) ordinals."""
+        found = self._ordinals.get(injected)
+        if found is None:
+            found = tuple(
+                (w.label, w.due.toordinal(), w.start.toordinal(), w.end.toordinal())
+                for w in m.visit_windows(self.protocol, injected)
+            )
+            self._ordinals[injected] = found
+        return found
+
+    def _verdicts(self, base: float, value: float) -> list[bool]:
+        """Responder status by each rule: :func:`_measures.is_responder`, unrolled for speed."""
+        out = []
+        points = value - base
+        for min_points, min_percent, require_all, rising in self._rules:
+            gain = points if rising else -points
+            tests = []
+            if min_points is not None:
+                tests.append(gain >= min_points - 1e-9)
+            if min_percent is not None:
+                tests.append(base != 0 and gain / base * 100 >= min_percent - 1e-9)
+            out.append(all(tests) if require_all else any(tests))
+        return out
+
+    def report(self) -> CohortReport:
+        """The cohort report of everything folded in so far."""
+        days = {v.label: v.nominal_days for v in self.protocol.schedule}
+        names = [r.label for r in self.rules]
+        groups = []
+        for key in sorted(self.groups):
+            g = self.groups[key]
+            rows = tuple(
+                g.cells[label].row(label, days.get(label, 0), names) for label in self.labels
+            )
+            groups.append(
+                CohortGroup(
+                    *key,
+                    journeys=g.journeys,
+                    patients=len(g.patients),
+                    adverse_event_rate=g.events / g.journeys,
+                    serious_adverse_event_rate=g.serious / g.journeys,
+                    rows=rows,
+                )
+            )
+        return CohortReport(self.on, self.instrument, self.protocol.name, self.seen, tuple(groups))
+
+
+def cohort_report(
+    store: JourneySource,
+    *,
+    on: date | None = None,
+    protocol: Protocol = DEFAULT_PROTOCOL,
+    instrument: str | None = None,
+) -> CohortReport:
+    """Cohort outcomes of every injected journey in ``store``, streamed one journey at a time.
+
+    ``store`` is a store with ``iter_journeys()`` or any iterable of journeys;
+    ``instrument`` defaults to the protocol's first; ``on`` (today by default) decides
+    which visits count as due for follow-up completeness.
+    """
+    aggregator = CohortAggregator(
+        on=today() if on is None else on,
+        protocol=protocol,
+        instrument=protocol.instruments[0] if instrument is None else instrument,
+    )
+    for journey in stream(store):
+        aggregator.add(journey)
+    return aggregator.report()

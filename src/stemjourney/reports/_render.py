@@ -1,0 +1,76 @@
+"""Reports as terminal text and as Markdown, and :func:`render` that picks a format by name."""
+
+from __future__ import annotations
+
+import json
+
+from stemjourney.exceptions import ValidationError
+from stemjourney.reports._csv import to_csv
+from stemjourney.reports._html import to_html
+from stemjourney.reports._tables import Report, Section, sections
+
+__all__ = ["FORMATS", "render", "to_markdown", "to_text"]
+
+FORMATS = ("text", "markdown", "csv", "html", "json")
+"""The names :func:`render` accepts."""
+
+
+def _text_table(headers: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
+    out = [line, "  ".join("-" * w for w in widths)]
+    out.extend("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    return out
+
+
+def _text_section(s: Section) -> list[str]:
+    underline = "=" if s.level == 1 else "-" if s.level == 2 else "."
+    out = [s.title, underline * len(s.title), *s.lines]
+    if s.headers:
+        out.extend(_text_table(s.headers, s.rows))
+    out.append("")
+    return out
+
+
+def to_text(report: Report) -> str:
+    """The report as plain text with aligned columns, for a terminal."""
+    return "\n".join(line for s in sections(report) for line in _text_section(s))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_section(s: Section) -> list[str]:
+    out = [f"{'#' * s.level} {s.title}", ""]
+    if s.lines:
+        out.extend([*s.lines, ""])
+    if s.headers:
+        out.append("| " + " | ".join(_cell(h) for h in s.headers) + " |")
+        out.append("|" + "|".join("---" for _ in s.headers) + "|")
+        out.extend("| " + " | ".join(_cell(c) for c in r) + " |" for r in s.rows)
+        out.append("")
+    return out
+
+
+def to_markdown(report: Report) -> str:
+    """The report as Markdown: headings, prose lines and pipe tables."""
+    return "\n".join(line for s in sections(report) for line in _md_section(s))
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report in the format named ``fmt``: one of :data:`FORMATS`.
+
+    Raises :class:`~stemjourney.exceptions.ValidationError` for any other name.
+    """
+    if fmt == "text":
+        return to_text(report)
+    if fmt == "markdown":
+        return to_markdown(report)
+    if fmt == "csv":
+        return to_csv(report)
+    if fmt == "html":
+        return to_html(report)
+    if fmt == "json":
+        return json.dumps(report.as_dict(), indent=2) + "\n"
+    raise ValidationError("format", f"'{fmt}' is not a report format", ", ".join(FORMATS))

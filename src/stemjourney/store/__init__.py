@@ -1,0 +1,61 @@
+"""The durable store: journeys persisted in SQLite, append-only, hash-chained, checked.
+
+>>> from datetime import UTC, datetime
+>>> from stemjourney.store import open_store
+>>> with open_store(":memory:") as store:
+...     p = store.add_patient("MRN-1", actor="desk", patient_id="p-1")
+...     j = store.open_journey("p-1", condition="knee osteoarthritis", site="knee",
+...                            side="left", cell_source="bone_marrow", actor="dr.a",
+...                            occurred_at=datetime(2026, 1, 5, 9, tzinfo=UTC), journey_id="j-1")
+...     (store.journey("j-1").stage, store.journeys_of("p-1") == [j], store.verify().ok)
+('consultation', True, True)
+"""
+
+from __future__ import annotations
+
+from stemjourney._clock import Clock
+from stemjourney._engine import Engine
+from stemjourney._pipeline import Pipeline
+from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney._table import DEFAULT_PIPELINE
+from stemjourney.store._connect import Target, configure, connect
+from stemjourney.store._errors import map_errors
+from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION, check_and_migrate
+from stemjourney.store._store import Store
+from stemjourney.store._verify import VerifyReport
+
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "Store", "Target", "VerifyReport", "open_store"]
+
+
+def open_store(
+    target: Target,
+    *,
+    pipeline: Pipeline = DEFAULT_PIPELINE,
+    protocol: Protocol = DEFAULT_PROTOCOL,
+    clock: Clock | None = None,
+    busy_timeout: float = 5.0,
+) -> Store:
+    """Open (or create) a store.
+
+    ``target`` is a path (a new file is created readable by its owner only),
+    ``":memory:"``, an ``sqlite_utils.Database`` or an ``sqlite3.Connection`` (so an
+    encrypted SQLite build can be used; the caller keeps ownership of it). Every open
+    sets and checks WAL, ``synchronous=FULL``, foreign keys and ``busy_timeout``
+    (seconds), then checks the schema and migrates an older file forward.
+
+    Raises :class:`~stemjourney.exceptions.SchemaError` for a file of another
+    application or a newer schema, :class:`~stemjourney.exceptions.NotADatabaseError`,
+    :class:`~stemjourney.exceptions.CorruptDatabaseError` and other
+    :class:`~stemjourney.exceptions.StorageError` subclasses when the file cannot
+    be used.
+    """
+    conn, db, owns = connect(target, busy_timeout)
+    try:
+        with map_errors("open_store"):
+            configure(conn, busy_timeout)
+            check_and_migrate(conn)
+    except BaseException:
+        if owns:
+            conn.close()
+        raise
+    return Store(conn, db, Engine(pipeline, protocol, clock), owns=owns)

@@ -1,0 +1,145 @@
+"""Bulk import of scores: plain tuples checked in a tight loop, written with ``executemany``.
+
+Pain scores (NRS, VAS) are checked here directly, by the same rules ``Score`` applies;
+any other instrument, or a row with item answers, is built as a ``Score`` so its own
+rules apply. Each journey a batch touches gets one audit entry whose payload holds a
+digest of its rows, which :func:`~stemjourney.store.Store.verify` recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from stemjourney import _validation as v
+from stemjourney._codec import canonical_json, encode, time_text
+from stemjourney._engine import Engine
+from stemjourney._scores import PAIN_INSTRUMENTS, Score
+from stemjourney.exceptions import NotFoundError, ValidationError
+from stemjourney.store._writes import INSERT_OBSERVATION, append_audit
+
+__all__ = ["import_scores", "score_line"]
+
+_STATE = (
+    "SELECT patient_id, version, cycle, stage, "
+    "(SELECT max(seq) FROM transitions WHERE journey_id = j.id) FROM journeys AS j WHERE id = ?"
+)
+_BUMP = "UPDATE journeys SET version = ?, updated_at = ? WHERE id = ? AND version = ?"
+_SHAPE = "(journey_id, instrument, value, measured_at) or with answers as a fifth item"
+
+
+def score_line(
+    version: int, instrument: str, value: float, when: str, answers: str | None
+) -> bytes:
+    """One imported score as the digest in its audit entry sees it."""
+    return f"{version}|{instrument}|{value!r}|{when}|{answers}\n".encode()
+
+
+class _Journey:
+    __slots__ = ("audit_id", "count", "cycle", "first", "hasher", "patient_id", "seq", "stage")
+
+    def __init__(self, row: Sequence[Any], audit_id: int) -> None:
+        self.patient_id: str = row[0]
+        self.first: int = row[1]
+        self.cycle: int = row[2]
+        self.stage: str = row[3]
+        self.seq: int = row[4]
+        self.audit_id = audit_id
+        self.count = 0
+        self.hasher = hashlib.sha256()
+
+
+def _score(row: Sequence[Any]) -> tuple[str, float, Any, str | None]:
+    """(instrument, value, measured_at, answers JSON) of one row, checked."""
+    instrument, value, measured_at = row[1], row[2], row[3]
+    answers = row[4] if len(row) > 4 else None
+    spec = PAIN_INSTRUMENTS.get(instrument) if isinstance(instrument, str) else None
+    if spec is None or answers is not None or (type(value) is not int and type(value) is not float):
+        score = Score(instrument=instrument, value=value, measured_at=measured_at, answers=answers)
+        text = None if score.answers is None else canonical_json(encode(score.answers))
+        return score.instrument, score.value, score.measured_at, text
+    low, high, integer = spec
+    number = float(value)
+    if not math.isfinite(number) or number < low or number > high:
+        v.number("value", value, low=low, high=high, integer=integer)
+    if integer and not number.is_integer():
+        v.number("value", value, low=low, high=high, integer=integer)
+    return instrument, number, v.aware("measured_at", measured_at), None
+
+
+def import_scores(
+    conn: sqlite3.Connection,
+    engine: Engine,
+    batch: Sequence[Sequence[Any]],
+    actor: str,
+    offset: int,
+) -> int:
+    """Check and write one batch of score rows inside the caller's transaction."""
+    now_at = engine.clock.now()
+    now = time_text(now_at)
+    limit = now_at + engine.protocol.clock_skew
+    last = conn.execute("SELECT max(id) FROM audit_log").fetchone()[0] or 0
+    journeys: dict[str, _Journey] = {}
+    out: list[tuple[Any, ...]] = []
+    for n, row in enumerate(batch, start=offset):
+        try:
+            if len(row) not in (4, 5):
+                raise ValidationError("row", f"has {len(row)} items", _SHAPE)
+            jid = row[0]
+            state = journeys.get(jid)
+            if state is None:
+                state = _load(conn, jid, last + len(journeys) + 1)
+                journeys[jid] = state
+            instrument, value, when, answers = _score(row)
+            if when > limit:
+                raise ValidationError("measured_at", "is in the future", f"a time before {limit}")
+        except ValidationError as error:
+            raise ValidationError(
+                f"rows[{n}].{error.field}", error.problem, error.allowed
+            ) from None
+        state.count += 1
+        version = state.first + state.count
+        when_text = time_text(when)
+        state.hasher.update(score_line(version, instrument, value, when_text, answers))
+        out.append(
+            (jid, version, instrument, value, answers, when_text, state.cycle, state.stage,
+             state.seq, now, actor, None, None, state.audit_id)
+        )  # fmt: skip
+    for jid, state in journeys.items():
+        final = state.first + state.count
+        append_audit(
+            conn,
+            action="scores_imported",
+            recorded_at=now,
+            actor=actor,
+            payload={
+                "count": state.count,
+                "first_version": state.first + 1,
+                "last_version": final,
+                "digest": state.hasher.hexdigest(),
+            },
+            patient_id=state.patient_id,
+            journey_id=jid,
+            version=final,
+        )
+        conn.execute(_BUMP, (final, now, jid, state.first))
+    conn.executemany(INSERT_OBSERVATION, out)
+    return len(out)
+
+
+def _load(conn: sqlite3.Connection, journey_id: object, audit_id: int) -> _Journey:
+    if not isinstance(journey_id, str):
+        raise ValidationError("journey_id", "is not text", "the id of a journey")
+    row = conn.execute(_STATE, (journey_id,)).fetchone()
+    if row is None:
+        raise NotFoundError("journey", journey_id)
+    if row[3] == "voided":
+        raise ValidationError(
+            "journey_id",
+            f"journey {journey_id} is voided; no score can be added",
+            "a journey that is not voided",
+        )
+    return _Journey(row, audit_id)

@@ -1,0 +1,193 @@
+"""The store's reads: journeys with their history, patients, and the lookups a host needs.
+
+Every function takes a ``sqlite3.Connection`` and returns domain values; each
+query is served by an index of the schema (see ``tests/test_store_queries.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from stemjourney._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney._patient import Patient
+from stemjourney.store import _rows as r
+
+__all__ = [
+    "SQL",
+    "entries_with_audit",
+    "iter_journeys",
+    "journey",
+    "journey_as_of",
+    "journeys_in",
+    "journeys_of",
+    "patient",
+    "patient_by_key",
+]
+
+SQL = {
+    "journey": (
+        "SELECT id, patient_id, condition, site, side, cell_source, version FROM journeys"
+        " WHERE id = ?"
+    ),
+    "journeys_of": (
+        "SELECT id, patient_id, condition, site, side, cell_source, version FROM journeys"
+        " WHERE patient_id = ? ORDER BY id"
+    ),
+    "journeys_in": (
+        "SELECT id, patient_id, condition, site, side, cell_source, version FROM journeys"
+        " WHERE stage = ? ORDER BY id"
+    ),
+    "journeys_after": (
+        "SELECT id, patient_id, condition, site, side, cell_source, version FROM journeys"
+        " WHERE id > ? ORDER BY id LIMIT ?"
+    ),
+    "patient": (
+        "SELECT id, external_id, external_key, display_name, birth_date, added_at, "
+        "added_by FROM patients WHERE id = ?"
+    ),
+    "patient_by_key": (
+        "SELECT id, external_id, external_key, display_name, birth_date, added_at, "
+        "added_by FROM patients WHERE external_key = ?"
+    ),
+    "transitions": (
+        "SELECT journey_id, seq, version, source, target, cycle, occurred_at, "
+        "recorded_at, actor, reason, late_reason, override_reason, audit_id FROM "
+        "transitions WHERE journey_id = ?"
+    ),
+    "records": (
+        "SELECT journey_id, version, kind, occurred_at, payload, cycle, stage, stage_seq,"
+        " recorded_at, actor, amends, reason, audit_id FROM records WHERE journey_id = ?"
+    ),
+    "observations": (
+        "SELECT journey_id, version, instrument, value, answers, measured_at, cycle, "
+        "stage, stage_seq, recorded_at, actor, amends, reason, audit_id FROM observations"
+        " WHERE journey_id = ?"
+    ),
+    "transitions_of_many": (
+        "SELECT journey_id, seq, version, source, target, cycle, occurred_at, "
+        "recorded_at, actor, reason, late_reason, override_reason, audit_id FROM "
+        "transitions WHERE journey_id IN (SELECT value FROM json_each(?))"
+    ),
+    "records_of_many": (
+        "SELECT journey_id, version, kind, occurred_at, payload, cycle, stage, stage_seq,"
+        " recorded_at, actor, amends, reason, audit_id FROM records WHERE journey_id IN "
+        "(SELECT value FROM json_each(?))"
+    ),
+    "observations_of_many": (
+        "SELECT journey_id, version, instrument, value, answers, measured_at, cycle, "
+        "stage, stage_seq, recorded_at, actor, amends, reason, audit_id FROM observations"
+        " WHERE journey_id IN (SELECT value FROM json_each(?))"
+    ),
+}
+"""The statements of this module, by name (the query-plan tests read them)."""
+
+_CHUNK = 500
+
+
+def patient(conn: sqlite3.Connection, patient_id: str) -> Patient | None:
+    """The patient with ``patient_id``, or ``None``."""
+    row = conn.execute(SQL["patient"], (patient_id,)).fetchone()
+    return None if row is None else r.patient_from_row(row)
+
+
+def patient_by_key(conn: sqlite3.Connection, external_key: str) -> Patient | None:
+    """The patient whose normalised external id is ``external_key``, or ``None``."""
+    row = conn.execute(SQL["patient_by_key"], (external_key,)).fetchone()
+    return None if row is None else r.patient_from_row(row)
+
+
+def _entries(
+    conn: sqlite3.Connection, ids: Sequence[str]
+) -> dict[str, tuple[list[TransitionEntry], list[RecordEntry]]]:
+    grouped: dict[str, tuple[list[TransitionEntry], list[RecordEntry]]] = {i: ([], []) for i in ids}
+    args = (json.dumps(list(ids)),)
+    for row in conn.execute(SQL["transitions_of_many"], args):
+        grouped[row[0]][0].append(r.transition_from_row(row))
+    for row in conn.execute(SQL["records_of_many"], args):
+        grouped[row[0]][1].append(r.record_from_row(row))
+    for row in conn.execute(SQL["observations_of_many"], args):
+        grouped[row[0]][1].append(r.observation_from_row(row))
+    return grouped
+
+
+def load(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> list[Journey]:
+    """The journeys of ``journeys`` rows, each with its whole history and records."""
+    found: list[Journey] = []
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        entries = _entries(conn, [row[0] for row in chunk])
+        found.extend(r.journey_from_rows(row, *entries[row[0]]) for row in chunk)
+    return found
+
+
+def journey(conn: sqlite3.Connection, journey_id: str) -> Journey | None:
+    """The journey with ``journey_id`` and its whole history, or ``None``."""
+    row = conn.execute(SQL["journey"], (journey_id,)).fetchone()
+    return None if row is None else load(conn, [row])[0]
+
+
+def journeys_of(conn: sqlite3.Connection, patient_id: str) -> list[Journey]:
+    """The journeys of one patient, by id."""
+    return load(conn, conn.execute(SQL["journeys_of"], (patient_id,)).fetchall())
+
+
+def journeys_in(conn: sqlite3.Connection, stage: str) -> list[Journey]:
+    """The journeys now in ``stage``, by id."""
+    return load(conn, conn.execute(SQL["journeys_in"], (stage,)).fetchall())
+
+
+def iter_journeys(conn: sqlite3.Connection, batch_size: int) -> Iterator[Journey]:
+    """Every journey by id, loaded ``batch_size`` at a time."""
+    last = ""
+    while True:
+        rows = conn.execute(SQL["journeys_after"], (last, batch_size)).fetchall()
+        if not rows:
+            return
+        yield from load(conn, rows)
+        last = rows[-1][0]
+
+
+def journey_as_of(journey: Journey, moment: datetime) -> Journey | None:
+    """``journey`` as its record stood at ``moment`` (system time), or ``None`` before it.
+
+    The entries are taken in version order up to the first one recorded after
+    ``moment``, so the result is always a state the journey really had.
+    """
+    entries: list[TransitionEntry | RecordEntry] = sorted(
+        (*journey.history, *journey.records), key=lambda e: e.version
+    )
+    kept: list[TransitionEntry | RecordEntry] = []
+    for entry in entries:
+        if entry.recorded_at > moment:
+            break
+        kept.append(entry)
+    if not kept:
+        return None
+    return Journey(
+        journey.id,
+        journey.patient_id,
+        journey.condition,
+        journey.site,
+        journey.side,
+        journey.cell_source,
+        history=tuple(e for e in kept if isinstance(e, TransitionEntry)),
+        records=tuple(e for e in kept if isinstance(e, RecordEntry)),
+    )
+
+
+def entries_with_audit(
+    conn: sqlite3.Connection, journey_id: str
+) -> list[tuple[int, TransitionEntry | RecordEntry]]:
+    """Every entry of one journey with the id of the audit entry that covers it."""
+    found: list[tuple[int, TransitionEntry | RecordEntry]] = []
+    for row in conn.execute(SQL["transitions"], (journey_id,)):
+        found.append((row[-1], r.transition_from_row(row)))
+    for row in conn.execute(SQL["records"], (journey_id,)):
+        found.append((row[-1], r.record_from_row(row)))
+    for row in conn.execute(SQL["observations"], (journey_id,)):
+        found.append((row[-1], r.observation_from_row(row)))
+    return found
