@@ -827,3 +827,42 @@ def test_rest_guard_without_an_injection() -> None:
     )
     engine = Engine(pipeline, clock=ManualClock(T0 + D))
     assert engine.why_not(opened(engine), "follow_up", at=T0 + H) == ["an injection record"]
+
+
+def test_an_amendment_takes_the_stage_and_cycle_of_the_entry_it_corrects() -> None:
+    """An amendment made later stands in the stage visit and cycle of the original entry."""
+    engine = make_engine()
+    journey = rec(
+        engine,
+        opened(engine),
+        nrs(7, T0),
+        EligibilityAssessment(assessed_at=T0),
+        Consent(signed_at=T0, form_version="v1"),
+    )
+    original = journey.records[0]
+    journey = mv(engine, journey, "harvest", T0 + D)
+    corrected = nrs(6, T0)
+    journey, entry = engine.record(
+        journey, corrected, actor="dr.a", amends=original.version, reason="typo"
+    )
+    assert (entry.stage, entry.stage_seq, entry.cycle) == (
+        original.stage,
+        original.stage_seq,
+        original.cycle,
+    )
+    assert journey.stage == "harvest"
+
+
+def test_a_score_cannot_be_amended_by_another_instrument() -> None:
+    """Amending an NRS score with a VAS score is refused, naming the instrument allowed."""
+    engine = make_engine()
+    journey = rec(engine, opened(engine), nrs(7, T0))
+    original = journey.records[0]
+    with pytest.raises(ValidationError, match="a nrs score"):
+        engine.record(
+            journey,
+            vas(40, T0),
+            actor="dr.a",
+            amends=original.version,
+            reason="wrong scale",
+        )

@@ -223,23 +223,27 @@ class Engine:
             raise ValidationError(
                 "occurred_at", "is in the future", f"a time before {now + self.protocol.clock_skew}"
             )
+        original = None
         if amends is not None:
-            self._check_amendment(journey, record, amends, reason)
+            original = self._check_amendment(journey, record, amends, reason)
         stage = journey.stage
         if self.pipeline.is_outcome(stage) and (
-            stage == "voided" or not isinstance(record, AdverseEvent | Score)
+            stage == "voided" or not (original or isinstance(record, AdverseEvent | Score))
         ):
             raise ValidationError(
                 "record",
                 f"journey {journey.id} is closed ('{stage}'); a {record.kind} cannot be added",
-                "adverse events and scores on a completed, withdrawn or ineligible journey",
+                "adverse events, scores and amendments on a completed, withdrawn or "
+                "ineligible journey",
             )
+        # An amendment takes the place of the entry it corrects: same cycle and stage visit.
+        where = original or journey
         entry = RecordEntry(
             journey_id=journey.id,
             record=record,
-            cycle=journey.cycle,
-            stage=stage,
-            stage_seq=journey.last_move.seq,
+            cycle=where.cycle,
+            stage=original.stage if original else stage,
+            stage_seq=original.stage_seq if original else journey.last_move.seq,
             recorded_at=now,
             actor=actor,
             version=journey.version + 1,
@@ -304,7 +308,8 @@ class Engine:
 
     def _check_amendment(
         self, journey: Journey, record: Record | Score, amends: int, reason: str | None
-    ) -> None:
+    ) -> RecordEntry:
+        """The entry that ``record`` may amend, after checking the amendment is sound."""
         if reason is None:
             raise ValidationError(
                 "reason", "is missing for an amendment", "a reason for the correction"
@@ -329,6 +334,18 @@ class Engine:
                 f"a {record.kind} cannot amend a {original.record.kind}",
                 f"a {original.record.kind}",
             )
+        was = original.record
+        if (
+            isinstance(record, Score)
+            and isinstance(was, Score)
+            and record.instrument != was.instrument
+        ):
+            raise ValidationError(
+                "amends",
+                f"a {record.instrument} score cannot amend a {was.instrument} score",
+                f"a {was.instrument} score",
+            )
+        return original
 
     def _refuse(
         self,
