@@ -458,16 +458,16 @@ def test_an_empty_source_gives_an_empty_valid_bundle() -> None:
 
 
 def test_the_whole_demo_database_exports_and_validates_in_full(tmp_path: Path) -> None:
-    """A demo database built through the store exports as a Bundle that validates in full."""
+    """The database `make demo` builds (default seed and size) exports as a Bundle that validates."""
     path = tmp_path / "demo.db"
-    build_demo_clinic(path, seed=5, patients=30, today=TODAY)
+    summary = build_demo_clinic(path, today=TODAY)
     out = tmp_path / "bundle.json"
     with open_store(path) as store, out.open("w", encoding="utf-8") as fh:
         count = write_fhir_bundle(store, fh, timestamp=T0)
     bundle = json.loads(out.read_text(encoding="utf-8"))
     resources = check_bundle(bundle)
     assert count == len(resources)
-    assert len(by_type(resources, "Patient")) == 30
+    assert len(by_type(resources, "Patient")) == summary.patients
     statuses = {r["status"] for r in by_type(resources, "EpisodeOfCare")}
     assert {"active", "finished", "cancelled"} <= statuses
     assert by_type(resources, "AdverseEvent")
