@@ -458,7 +458,7 @@ def test_an_empty_source_gives_an_empty_valid_bundle() -> None:
 
 
 def test_the_whole_demo_database_exports_and_validates_in_full(tmp_path: Path) -> None:
-    """The database `make demo` builds (default seed and size) exports as a Bundle that validates."""
+    """The database `make demo` builds (default seed and size) exports and validates in full."""
     path = tmp_path / "demo.db"
     summary = build_demo_clinic(path, today=TODAY)
     out = tmp_path / "bundle.json"
@@ -518,3 +518,14 @@ def test_loose_records_export_without_dangling_links() -> None:
     assert ae["outcome"]["coding"][0]["code"] == "recovering"
     condition = by_type(resources, "Condition")[0]
     assert condition["code"] == {"text": "tendon injury"}
+
+
+def test_a_patient_without_journeys_is_exported_from_a_store(tmp_path: Path) -> None:
+    """A store lists its patients, so one with no journey yet still gets a Patient resource."""
+    out = io.StringIO()
+    with open_store(tmp_path / "one.db") as store:
+        store.add_patient("MRN-7", actor="desk", patient_id="p-7")
+        count = write_fhir_bundle(store, out, timestamp=T0)
+    resources = check_bundle(json.loads(out.getvalue()))
+    assert count == 1
+    assert [r["resourceType"] for r in resources] == ["Patient"]

@@ -105,6 +105,16 @@ def test_iter_journeys_streams_in_batches(store: Store) -> None:
         ]
 
 
+def test_iter_patients_streams_every_patient_in_batches(store: Store) -> None:
+    """Every patient comes out once, in id order, those without a journey included."""
+    for i in range(2, 6):
+        store.add_patient(f"MRN-{i}", actor="desk", patient_id=f"p-{i}")
+    for size in (1, 2, 100):
+        assert [p.id for p in store.iter_patients(batch_size=size)] == [
+            f"p-{i}" for i in range(1, 6)
+        ]
+
+
 def test_allowed_and_why_not(store: Store) -> None:
     """The store answers the engine's questions for a stored journey."""
     assert store.allowed("j-1") == ("ineligible", "withdrawn", "voided")

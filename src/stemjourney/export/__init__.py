@@ -4,6 +4,7 @@ Both read a store (or anything with ``patient(id)`` and ``iter_journeys()``, suc
 the in-memory demo clinic) and stream it, one patient at a time.
 """
 
+from stemjourney._sources import ClinicSource
 from stemjourney.export._fhir import (
     EPISODE_STATUS,
     episode_status,
@@ -22,7 +23,6 @@ from stemjourney.export._research import (
     research_csv,
     research_rows,
 )
-from stemjourney.export._source import ClinicSource
 
 __all__ = [
     "DATE_MODES",

@@ -42,10 +42,10 @@ from stemjourney._pipeline import Pipeline
 from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney._records import AdverseEvent, Harvest, Injection, Processing
 from stemjourney._scores import Score
+from stemjourney._sources import ClinicSource, patients_with_journeys
 from stemjourney._table import DEFAULT_PIPELINE
 from stemjourney._vocabulary import AEOutcome, CellSource, Relatedness
 from stemjourney.exceptions import NotFoundError, ValidationError
-from stemjourney.export._source import ClinicSource, patients_with_journeys
 from stemjourney.outcomes import get_instrument
 
 __all__ = [

@@ -38,9 +38,9 @@ from stemjourney._records import (
     Processing,
 )
 from stemjourney._scores import Score
+from stemjourney._sources import ClinicSource, patients_with_journeys
 from stemjourney._vocabulary import CONTRAINDICATIONS, WITHDRAWAL_CODES
 from stemjourney.exceptions import ValidationError
-from stemjourney.export._source import ClinicSource, patients_with_journeys
 
 __all__ = [
     "CONDITIONS",

@@ -20,9 +20,10 @@ from stemjourney._journey import Journey
 from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney._records import AdverseEvent, Injection
 from stemjourney._scores import Score
+from stemjourney._sources import JourneySource, stream
 from stemjourney.reports import _measures as m
 from stemjourney.reports._serialise import plain
-from stemjourney.reports._source import JourneySource, stream, today
+from stemjourney.reports._source import today
 
 __all__ = ["CohortGroup", "CohortReport", "TimePointRow", "cohort_report"]
 

@@ -12,10 +12,11 @@ from stemjourney._journey import Journey
 from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney._records import AdverseEvent
 from stemjourney._scores import PAIN_INSTRUMENTS, Score
+from stemjourney._sources import journeys_of
 from stemjourney.exceptions import NotFoundError
 from stemjourney.reports import _measures as m
 from stemjourney.reports._serialise import plain
-from stemjourney.reports._source import journeys_of, patient_of, today
+from stemjourney.reports._source import patient_of, today
 
 __all__ = [
     "AdverseEventLine",

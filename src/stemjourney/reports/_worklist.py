@@ -9,9 +9,9 @@ import attrs
 
 from stemjourney._journey import Journey
 from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney._sources import stream
 from stemjourney.outcomes import worklist
 from stemjourney.reports._serialise import plain
-from stemjourney.reports._source import stream
 
 __all__ = ["WorkItem", "Worklist", "worklist_report"]
 

@@ -20,6 +20,7 @@ __all__ = [
     "SQL",
     "entries_with_audit",
     "iter_journeys",
+    "iter_patients",
     "journey",
     "journey_as_of",
     "journeys_in",
@@ -48,6 +49,10 @@ SQL = {
     "patient": (
         "SELECT id, external_id, external_key, display_name, birth_date, added_at, "
         "added_by FROM patients WHERE id = ?"
+    ),
+    "patients_after": (
+        "SELECT id, external_id, external_key, display_name, birth_date, added_at, "
+        "added_by FROM patients WHERE id > ? ORDER BY id LIMIT ?"
     ),
     "patient_by_key": (
         "SELECT id, external_id, external_key, display_name, birth_date, added_at, "
@@ -138,6 +143,17 @@ def journeys_of(conn: sqlite3.Connection, patient_id: str) -> list[Journey]:
 def journeys_in(conn: sqlite3.Connection, stage: str) -> list[Journey]:
     """The journeys now in ``stage``, by id."""
     return load(conn, conn.execute(SQL["journeys_in"], (stage,)).fetchall())
+
+
+def iter_patients(conn: sqlite3.Connection, batch_size: int) -> Iterator[Patient]:
+    """Every patient by id, read ``batch_size`` at a time."""
+    last = ""
+    while True:
+        rows = conn.execute(SQL["patients_after"], (last, batch_size)).fetchall()
+        if not rows:
+            return
+        yield from (r.patient_from_row(row) for row in rows)
+        last = rows[-1][0]
 
 
 def iter_journeys(conn: sqlite3.Connection, batch_size: int) -> Iterator[Journey]:

@@ -473,6 +473,12 @@ class Store:
             raise NotFoundError("journey (at that moment)", journey_id)
         return found
 
+    def iter_patients(self, batch_size: int = 500) -> Iterator[Patient]:
+        """Every patient, by id, read ``batch_size`` at a time (never all at once)."""
+        size = v.integer("batch_size", batch_size, low=1)
+        with map_errors("iter_patients"):
+            yield from q.iter_patients(self._conn, size)
+
     def iter_journeys(self, batch_size: int = 500) -> Iterator[Journey]:
         """Every journey, by id, read ``batch_size`` at a time (never all at once)."""
         size = v.integer("batch_size", batch_size, low=1)

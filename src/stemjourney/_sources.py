@@ -1,4 +1,8 @@
-"""What the exporters read: a store, or anything that answers the same few questions."""
+"""Where reports and exports read from: a store, the demo clinic, or plain journey values.
+
+Each reader asks only what it needs, so anything that answers the same few questions
+(``iter_journeys``, ``patient``, ``journeys_of``, ``iter_patients``) can stand in for a store.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,23 @@ from stemjourney._patient import Patient
 __all__ = [
     "ClinicSource",
     "JourneyFinder",
+    "JourneySource",
     "PatientLister",
+    "StreamingStore",
     "journeys_of",
     "patient_ids",
     "patients_with_journeys",
+    "stream",
 ]
+
+
+@runtime_checkable
+class StreamingStore(Protocol):
+    """A source that streams its journeys (``stemjourney.store.Store`` is one)."""
+
+    def iter_journeys(self) -> Iterator[Journey]:
+        """Every journey, one at a time."""
+        ...
 
 
 @runtime_checkable
@@ -33,7 +49,7 @@ class ClinicSource(Protocol):
 
 @runtime_checkable
 class PatientLister(Protocol):
-    """A source that can list its patients."""
+    """A source that can list its patients (a store can)."""
 
     def iter_patients(self) -> Iterator[Patient]:
         """Every patient, one at a time."""
@@ -49,18 +65,29 @@ class JourneyFinder(Protocol):
         ...
 
 
+JourneySource = StreamingStore | Iterable[Journey]
+"""What a report reads: a store with ``iter_journeys()``, or journey values."""
+
+
+def stream(source: JourneySource) -> Iterator[Journey]:
+    """The journeys of ``source``, streamed from a store or taken from an iterable."""
+    if isinstance(source, StreamingStore):
+        return source.iter_journeys()
+    return iter(source)
+
+
+def journeys_of(source: JourneySource, patient_id: str) -> list[Journey]:
+    """The journeys of one patient, asked directly when the source can answer."""
+    if isinstance(source, JourneyFinder):
+        return list(source.journeys_of(patient_id))
+    return [j for j in stream(source) if j.patient_id == patient_id]
+
+
 def patient_ids(source: ClinicSource) -> Iterator[str]:
     """Every patient id of ``source``, each once: listed, or read off the journeys."""
     if isinstance(source, PatientLister):
         return (p.id for p in source.iter_patients())
     return iter(dict.fromkeys(j.patient_id for j in source.iter_journeys()))
-
-
-def journeys_of(source: ClinicSource, patient_id: str) -> list[Journey]:
-    """The journeys of one patient, asked directly when the source can answer."""
-    if isinstance(source, JourneyFinder):
-        return list(source.journeys_of(patient_id))
-    return [j for j in source.iter_journeys() if j.patient_id == patient_id]
 
 
 def patients_with_journeys(
