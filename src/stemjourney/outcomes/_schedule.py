@@ -11,7 +11,8 @@ schedule replaces them. A score measured inside a window completes the visit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 
@@ -31,6 +32,8 @@ __all__ = [
     "PlannedVisit",
     "VisitState",
     "VisitStatus",
+    "Window",
+    "plan_windows",
     "planned_visits",
     "schedule_status",
     "worklist",
@@ -68,6 +71,16 @@ class PlannedVisit:
     def contains(self, day: date) -> bool:
         """Whether ``day`` falls inside the window (both ends included)."""
         return self.opens <= day <= self.closes
+
+    def status_on(self, day: date) -> VisitStatus:
+        """Where the visit stands on ``day`` when no score has completed it."""
+        if day < self.opens:
+            return VisitStatus.UPCOMING
+        if day <= self.due:
+            return VisitStatus.IN_WINDOW
+        if day <= self.closes:
+            return VisitStatus.OVERDUE
+        return VisitStatus.MISSED
 
 
 @attrs.frozen
@@ -122,24 +135,43 @@ def planned_visits(
     journey: Journey, *, protocol: Protocol = DEFAULT_PROTOCOL, tz: tzinfo = UTC
 ) -> tuple[PlannedVisit, ...]:
     """Every follow-up visit the protocol plans for ``journey``, cycle by cycle, in order."""
-    injections = list(injection_dates(journey).items())
-    planned = []
-    for n, (cycle, injected_at) in enumerate(injections):
-        start = day_of(injected_at, tz)
-        stop = day_of(injections[n + 1][1], tz) if n + 1 < len(injections) else None
+    days = {cycle: day_of(at, tz) for cycle, at in injection_dates(journey).items()}
+    return tuple(
+        PlannedVisit(journey.id, journey.patient_id, *window)
+        for window in plan_windows(days, protocol)
+    )
+
+
+Window = tuple[int, str, date, date, date, date]
+"""(cycle, label, injected_on, due, opens, closes) of one planned visit."""
+
+
+def plan_windows(injected: dict[int, date], protocol: Protocol) -> Iterator[Window]:
+    """The windows of the visits :func:`planned_visits` plans, from each cycle's injection day.
+
+    ``injected`` maps each cycle with an injection to the day of its first one, in
+    cycle order.
+    """
+    injections = list(injected.items())
+    one_day = timedelta(days=1)
+    for n, (cycle, start) in enumerate(injections):
+        stop = injections[n + 1][1] if n + 1 < len(injections) else None
         for visit in protocol.schedule:
-            due = start + relativedelta(months=visit.months, weeks=visit.weeks)
+            due = _shift(start, visit.months, visit.weeks)
             if stop is not None and due > stop:
                 break
             window = timedelta(days=visit.window_days)
-            opens = max(due - window, start + timedelta(days=1))
+            opens = max(due - window, start + one_day)
             closes = due + window if stop is None else min(due + window, stop)
-            planned.append(
-                PlannedVisit(
-                    journey.id, journey.patient_id, cycle, visit.label, start, due, opens, closes
-                )
-            )
-    return tuple(planned)
+            yield cycle, visit.label, start, due, opens, closes
+
+
+@functools.lru_cache(maxsize=8192)
+def _shift(day: date, months: int, weeks: int) -> date:
+    """``day`` plus calendar months and weeks (month ends clamp), cached: a clinic has few
+    injection days and many journeys."""
+    shifted: date = day + relativedelta(months=months, weeks=weeks)
+    return shifted
 
 
 def _day(field: str, value: object, tz: tzinfo) -> date:
@@ -157,15 +189,7 @@ def _state(visit: PlannedVisit, on: date, scores: list[Score], tz: tzinfo) -> Vi
         measured = day_of(score.measured_at, tz)
         if measured <= on and visit.contains(measured):
             return VisitState(visit, on, VisitStatus.COMPLETED, score)
-    if on < visit.opens:
-        status = VisitStatus.UPCOMING
-    elif on <= visit.due:
-        status = VisitStatus.IN_WINDOW
-    elif on <= visit.closes:
-        status = VisitStatus.OVERDUE
-    else:
-        status = VisitStatus.MISSED
-    return VisitState(visit, on, status)
+    return VisitState(visit, on, visit.status_on(on))
 
 
 def schedule_status(

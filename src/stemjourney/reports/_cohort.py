@@ -12,7 +12,8 @@ import math
 import statistics
 from array import array
 from datetime import date, datetime
-from typing import Any
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -25,7 +26,12 @@ from stemjourney.reports import _measures as m
 from stemjourney.reports._serialise import plain
 from stemjourney.reports._source import today
 
+if TYPE_CHECKING:
+    from stemjourney.store._facts import OutcomeFacts
+
 __all__ = ["CohortGroup", "CohortReport", "TimePointRow", "cohort_report"]
+
+_TIME = itemgetter(0)
 
 BASELINE = "baseline"
 """The label of the row that summarises the baseline scores of a group."""
@@ -143,6 +149,10 @@ class _Group:
         self.cells = {label: _Cell(rules) for label in labels}
 
 
+Scored = tuple[Any, int, float]
+"""A score as the aggregator folds it: (time, day ordinal, value); times compare in order."""
+
+
 def _unpack(
     journey: Journey, instrument: str
 ) -> tuple[dict[int, datetime], list[Score], dict[int, bool]]:
@@ -181,6 +191,7 @@ class CohortAggregator:
         self.seen = 0
         self._on = on.toordinal()
         self._ordinals: dict[date, tuple[tuple[str, int, int, int], ...]] = {}
+        self._dates: dict[str, date] = {}
         self._rules = [
             (r.min_points, r.min_percent, r.require_all, m.higher_is_better(r.instrument))
             for r in self.rules
@@ -191,44 +202,96 @@ class CohortAggregator:
         if journey.stage == "voided":
             return
         starts, scores, events = _unpack(journey, self.instrument)
+        self._fold(
+            (journey.condition, journey.site, journey.cell_source.value),
+            journey.patient_id,
+            {cycle: (at, at.date()) for cycle, at in starts.items()},
+            [(s.measured_at, s.measured_at.date().toordinal(), s.value) for s in scores],
+            events,
+        )
+
+    def add_facts(self, facts: OutcomeFacts) -> None:
+        """Fold in one journey read as plain rows by ``Store.iter_outcome_facts``.
+
+        The same arithmetic as :meth:`add`, on the store's UTC text times.
+        """
+        if facts.stage == "voided":
+            return
+        starts: dict[int, str] = {}
+        for cycle, at in facts.injections:
+            known = starts.get(cycle)
+            if known is None or at < known:
+                starts[cycle] = at
+        events: dict[int, bool] = {}
+        for cycle, serious in facts.adverse_events:
+            events[cycle] = events.get(cycle, False) or serious
+        day = self._day
+        scores = [(at, day(at).toordinal(), value) for at, value in facts.scores]
+        scores.sort(key=_TIME)
+        self._fold(
+            (facts.condition, facts.site, facts.cell_source),
+            facts.patient_id,
+            {cycle: (at, day(at)) for cycle, at in starts.items()},
+            scores,
+            events,
+        )
+
+    def _day(self, text: str) -> date:
+        """The UTC day of a time as the store writes it (cached by day)."""
+        key = text[:10]
+        found = self._dates.get(key)
+        if found is None:
+            found = self._dates[key] = date.fromisoformat(key)
+        return found
+
+    def _fold(
+        self,
+        identity: tuple[str, str, str],
+        patient_id: str,
+        starts: dict[int, tuple[Any, date]],
+        scores: list[Scored],
+        events: dict[int, bool],
+    ) -> None:
         if not starts:
             return
         self.seen += 1
-        for cycle, injected in starts.items():
-            key = (journey.condition, journey.site, journey.cell_source.value, cycle)
+        for cycle, (injected, day) in starts.items():
+            key = (*identity, cycle)
             group = self.groups.get(key)
             if group is None:
                 group = self.groups[key] = _Group(self.labels, len(self.rules))
             group.journeys += 1
-            group.patients.add(journey.patient_id)
+            group.patients.add(patient_id)
             if cycle in events:
                 group.events += 1
                 group.serious += events[cycle]
-            self._cells(group, injected, starts.get(cycle + 1), scores)
+            until = starts.get(cycle + 1)
+            self._cells(group, injected, day, None if until is None else until[0], scores)
 
     def _cells(
-        self, group: _Group, injected: datetime, until: datetime | None, scores: list[Score]
+        self, group: _Group, injected: Any, day: date, until: Any, scores: list[Scored]
     ) -> None:
-        base_score = m.last_before(scores, injected)
-        base = None if base_score is None else base_score.value
+        base = None
+        for at, _, value in scores:
+            if at > injected:
+                break
+            base = value
         if base is not None:
             group.cells[BASELINE].expected += 1
             group.cells[BASELINE].add(base, None, [])
-        windows = self._days(injected.date())
+        windows = self._days(day)
         best: dict[int, tuple[int, float]] = {}
-        for score in scores:
-            at = score.measured_at
+        for at, ordinal, value in scores:
             if at <= injected or (until is not None and at >= until):
                 continue
-            day = at.date().toordinal()
             for index, (_, due, first, last) in enumerate(windows):
-                if day < first:
+                if ordinal < first:
                     break
-                if day <= last:
-                    gap = abs(day - due)
+                if ordinal <= last:
+                    gap = abs(ordinal - due)
                     known = best.get(index)
                     if known is None or gap < known[0]:
-                        best[index] = (gap, score.value)
+                        best[index] = (gap, value)
                     break
         for index, (label, due, _, _) in enumerate(windows):
             cell = group.cells[label]
@@ -306,6 +369,12 @@ def cohort_report(
         protocol=protocol,
         instrument=protocol.instruments[0] if instrument is None else instrument,
     )
-    for journey in stream(store):
-        aggregator.add(journey)
+    facts = getattr(store, "iter_outcome_facts", None)
+    if facts is not None:
+        # A store answers with plain rows: the same numbers without rebuilding journeys.
+        for row in facts(instrument=aggregator.instrument):
+            aggregator.add_facts(row)
+    else:
+        for journey in stream(store):
+            aggregator.add(journey)
     return aggregator.report()

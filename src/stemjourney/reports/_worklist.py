@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import attrs
@@ -10,7 +10,10 @@ import attrs
 from stemjourney._journey import Journey
 from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney._sources import stream
+from stemjourney.exceptions import ValidationError
 from stemjourney.outcomes import worklist
+from stemjourney.outcomes._schedule import PlannedVisit, Window, plan_windows
+from stemjourney.outcomes._schedule import _day as day_in
 from stemjourney.reports._serialise import plain
 
 __all__ = ["WorkItem", "Worklist", "worklist_report"]
@@ -60,6 +63,83 @@ def _followed(source: Any) -> list[Journey]:
     return [j for j in stream(source) if j.stage in _FOLLOWED]
 
 
+class _Days:
+    """UTC days of the store's time text, parsed once per day."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, date] = {}
+
+    def __call__(self, text: str) -> date:
+        key = text[:10]
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = date.fromisoformat(key)
+        return found
+
+
+def _from_facts(
+    facts_of: Any, first: date, last: date, on: date, protocol: Protocol
+) -> list[WorkItem]:
+    """The work-list from the store's plain rows: the same rows :func:`worklist` gives.
+
+    The visits are planned once per set of injection days (a clinic has few days
+    and many journeys), and only the journeys with a visit in range have their
+    scores read: those measured from the earliest window's first day.
+    """
+    day = _Days()
+    planned: dict[tuple[tuple[int, str], ...], list[Window]] = {}
+    found: dict[str, tuple[Any, list[Window]]] = {}
+    for facts in facts_of(stages=_FOLLOWED, with_scores=False):
+        firsts: dict[int, str] = {}
+        for cycle, at in facts.injections:
+            known = firsts.get(cycle)
+            if known is None or at < known:
+                firsts[cycle] = at
+        key = tuple((cycle, at[:10]) for cycle, at in sorted(firsts.items()))
+        windows = planned.get(key)
+        if windows is None:
+            injected = {cycle: day(text) for cycle, text in key}
+            windows = planned[key] = [
+                w for w in plan_windows(injected, protocol) if w[4] <= last and w[5] >= first
+            ]
+        if windows:
+            found[facts.journey_id] = (facts, windows)
+    items: list[WorkItem] = []
+    if not found:
+        return items
+    # A visit is completed by a score inside its window: older scores cannot matter.
+    since = min(w[4] for _, windows in found.values() for w in windows)
+    for scored in facts_of(
+        journey_ids=list(found),
+        with_scores=True,
+        with_records=False,
+        scores_since=datetime(since.year, since.month, since.day, tzinfo=UTC),
+    ):
+        facts, windows = found[scored.journey_id]
+        days = [d for d in (day(at) for at, _ in scored.scores) if d <= on]
+        for w in windows:
+            visit = PlannedVisit(facts.journey_id, facts.patient_id, *w)
+            if any(visit.opens <= d <= visit.closes for d in days):
+                continue
+            items.append(
+                WorkItem(
+                    facts.patient_id,
+                    facts.journey_id,
+                    facts.condition,
+                    facts.site,
+                    facts.side,
+                    visit.cycle,
+                    visit.label,
+                    visit.due,
+                    visit.opens,
+                    visit.closes,
+                    visit.status_on(on).value,
+                )
+            )
+    items.sort(key=lambda i: (i.due, i.journey_id, i.cycle))
+    return items
+
+
 def worklist_report(
     store: Any,
     start: date,
@@ -70,12 +150,19 @@ def worklist_report(
 ) -> Worklist:
     """Who is due or overdue for follow-up from ``start`` to ``end`` (both included).
 
-    Reads the journeys in recovery or follow-up (``journeys_in`` of a store, or any
-    iterable of journeys); a visit is listed while it has no score
+    Reads the journeys in recovery or follow-up (from a store, or any iterable of
+    journeys); a visit is listed while it has no score
     inside its window (see :func:`stemjourney.outcomes.worklist`). Raises
     :class:`~stemjourney.exceptions.ValidationError` when ``end`` is before ``start``.
     """
     day = start if on is None else on
+    facts_of = getattr(store, "iter_outcome_facts", None)
+    if facts_of is not None:
+        first, last = day_in("start", start, UTC), day_in("end", end, UTC)
+        if last < first:
+            raise ValidationError("end", "is before start", "a day on or after start")
+        items = _from_facts(facts_of, first, last, day_in("on", day, UTC), protocol)
+        return Worklist(start, end, day, tuple(items))
     journeys = {j.id: j for j in _followed(store)}
     states = worklist(journeys.values(), start, end, protocol=protocol, on=day)
     items = []

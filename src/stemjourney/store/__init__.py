@@ -20,11 +20,20 @@ from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney._table import DEFAULT_PIPELINE
 from stemjourney.store._connect import Target, configure, connect
 from stemjourney.store._errors import map_errors
+from stemjourney.store._facts import OutcomeFacts
 from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION, check_and_migrate
 from stemjourney.store._store import Store
 from stemjourney.store._verify import VerifyReport
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "Store", "Target", "VerifyReport", "open_store"]
+__all__ = [
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "OutcomeFacts",
+    "Store",
+    "Target",
+    "VerifyReport",
+    "open_store",
+]
 
 
 def open_store(

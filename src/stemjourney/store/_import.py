@@ -9,6 +9,7 @@ digest of its rows, which :func:`~stemjourney.store.Store.verify` recomputes.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import sqlite3
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from stemjourney._codec import canonical_json, encode, time_text
 from stemjourney._engine import Engine
 from stemjourney._scores import PAIN_INSTRUMENTS, Score
 from stemjourney.exceptions import NotFoundError, ValidationError
-from stemjourney.store._writes import INSERT_OBSERVATION, append_audit
+from stemjourney.store._writes import INSERT_OBSERVATION, AuditEntry, append_audits
 
 __all__ = ["import_scores", "score_line"]
 
@@ -27,6 +28,12 @@ _STATE = (
     "SELECT patient_id, version, cycle, stage, "
     "(SELECT max(seq) FROM transitions WHERE journey_id = j.id) FROM journeys AS j WHERE id = ?"
 )
+_STATES = (
+    "SELECT id, patient_id, version, cycle, stage, "
+    "(SELECT max(seq) FROM transitions WHERE journey_id = j.id) FROM journeys AS j "
+    "WHERE id IN (SELECT value FROM json_each(?))"
+)
+_CHUNK = 5000
 _BUMP = "UPDATE journeys SET version = ?, updated_at = ? WHERE id = ? AND version = ?"
 _SHAPE = "(journey_id, instrument, value, measured_at) or with answers as a fifth item"
 
@@ -82,6 +89,7 @@ def import_scores(
     now = time_text(now_at)
     limit = now_at + engine.protocol.clock_skew
     last = conn.execute("SELECT max(id) FROM audit_log").fetchone()[0] or 0
+    known = _states(conn, batch)
     journeys: dict[str, _Journey] = {}
     out: list[tuple[Any, ...]] = []
     for n, row in enumerate(batch, start=offset):
@@ -91,7 +99,7 @@ def import_scores(
             jid = row[0]
             state = journeys.get(jid)
             if state is None:
-                state = _load(conn, jid, last + len(journeys) + 1)
+                state = _load(conn, jid, last + len(journeys) + 1, known)
                 journeys[jid] = state
             instrument, value, when, answers = _score(row)
             if when > limit:
@@ -108,32 +116,57 @@ def import_scores(
             (jid, version, instrument, value, answers, when_text, state.cycle, state.stage,
              state.seq, now, actor, None, None, state.audit_id)
         )  # fmt: skip
+    audits: list[AuditEntry] = []
+    bumps = []
     for jid, state in journeys.items():
         final = state.first + state.count
-        append_audit(
-            conn,
-            action="scores_imported",
-            recorded_at=now,
-            actor=actor,
-            payload={
-                "count": state.count,
-                "first_version": state.first + 1,
-                "last_version": final,
-                "digest": state.hasher.hexdigest(),
-            },
-            patient_id=state.patient_id,
-            journey_id=jid,
-            version=final,
-        )
-        conn.execute(_BUMP, (final, now, jid, state.first))
+        payload = {
+            "count": state.count,
+            "first_version": state.first + 1,
+            "last_version": final,
+            "digest": state.hasher.hexdigest(),
+        }
+        audits.append(("scores_imported", now, actor, payload, state.patient_id, jid, final))
+        bumps.append((final, now, jid, state.first))
+    append_audits(conn, audits)  # ids last + 1, ... in the order the journeys were met
+    conn.executemany(_BUMP, bumps)
     conn.executemany(INSERT_OBSERVATION, out)
     return len(out)
 
 
-def _load(conn: sqlite3.Connection, journey_id: object, audit_id: int) -> _Journey:
+def _states(conn: sqlite3.Connection, batch: Sequence[Any]) -> dict[str, Sequence[Any]]:
+    """The state rows of the journeys a batch names, read in a few queries.
+
+    Only a look-ahead: a malformed row is left for the row checks to report.
+    """
+    ids = set()
+    for row in batch:
+        try:
+            first = row[0] if len(row) in (4, 5) else None
+        except TypeError:
+            continue
+        if isinstance(first, str):
+            ids.add(first)
+    names = sorted(ids)
+    found: dict[str, Sequence[Any]] = {}
+    for start in range(0, len(names), _CHUNK):
+        chunk = json.dumps(names[start : start + _CHUNK])
+        for row in conn.execute(_STATES, (chunk,)):
+            found[row[0]] = row[1:]
+    return found
+
+
+def _load(
+    conn: sqlite3.Connection,
+    journey_id: object,
+    audit_id: int,
+    known: dict[str, Sequence[Any]],
+) -> _Journey:
     if not isinstance(journey_id, str):
         raise ValidationError("journey_id", "is not text", "the id of a journey")
-    row = conn.execute(_STATE, (journey_id,)).fetchone()
+    row = known.get(journey_id)
+    if row is None:
+        row = conn.execute(_STATE, (journey_id,)).fetchone()
     if row is None:
         raise NotFoundError("journey", journey_id)
     if row[3] == "voided":

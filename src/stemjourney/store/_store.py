@@ -32,6 +32,7 @@ from stemjourney.store import _rows as r
 from stemjourney.store import _writes as w
 from stemjourney.store._connect import create_private
 from stemjourney.store._errors import map_errors
+from stemjourney.store._facts import OutcomeFacts, iter_facts
 from stemjourney.store._import import import_scores
 from stemjourney.store._verify import VerifyReport, verify
 
@@ -484,6 +485,41 @@ class Store:
         size = v.integer("batch_size", batch_size, low=1)
         with map_errors("iter_journeys"):
             yield from q.iter_journeys(self._conn, size)
+
+    def iter_outcome_facts(
+        self,
+        *,
+        instrument: str | None = None,
+        stages: Sequence[str] | None = None,
+        journey_ids: Iterable[str] | None = None,
+        with_scores: bool = True,
+        scores_since: datetime | None = None,
+        with_records: bool = True,
+        batch_size: int = 1000,
+    ) -> Iterator[OutcomeFacts]:
+        """What the outcome reports need of each journey, as plain rows, by id.
+
+        Every journey (or those in ``stages``, or those of ``journey_ids``) as an
+        :class:`~stemjourney.store.OutcomeFacts`: its identity and stage, the
+        injections and adverse events in force, and its scores in force (only
+        ``instrument``'s when given; none without ``with_scores``; with
+        ``journey_ids``, only those measured at or after ``scores_since`` when
+        given); without ``with_records``, no injections or adverse events. The
+        cohort report and the work-list read these instead of whole journeys.
+        """
+        size = v.integer("batch_size", batch_size, low=1)
+        since = None if scores_since is None else time_text(v.aware("scores_since", scores_since))
+        with map_errors("iter_outcome_facts"):
+            yield from iter_facts(
+                self._conn,
+                instrument=instrument,
+                stages=stages,
+                journey_ids=journey_ids,
+                with_scores=with_scores,
+                batch_size=size,
+                scores_since=since,
+                with_records=with_records,
+            )
 
     # -- integrity --------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from stemjourney.store._chain import GENESIS, entry_hash
 
 __all__ = [
     "append_audit",
+    "append_audits",
     "digest",
     "entry_payload",
     "insert_entry",
@@ -28,6 +29,8 @@ __all__ = [
 ]
 
 _LAST_AUDIT = "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"
+AuditEntry = tuple[str, str, str, object, str | None, str | None, int | None]
+"""(action, recorded_at, actor, payload, patient_id, journey_id, version) of one entry."""
 _INSERT_AUDIT = (
     "INSERT INTO audit_log (id, action, patient_id, journey_id, version, recorded_at, actor, "
     "idempotency_key, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -83,6 +86,28 @@ def append_audit(
     fields = (new_id, action, patient_id, journey_id, version, recorded_at, actor, key, text)
     conn.execute(_INSERT_AUDIT, (*fields, prev, entry_hash(prev, fields)))
     return new_id
+
+
+def append_audits(conn: sqlite3.Connection, entries: list[AuditEntry]) -> None:
+    """Append several entries to the audit log in one ``executemany``, chained in order.
+
+    Each entry is (action, recorded_at, actor, payload, patient_id, journey_id,
+    version): the rows :func:`append_audit` would write one call at a time.
+    """
+    last = conn.execute(_LAST_AUDIT).fetchone()
+    last_id, prev = (0, GENESIS) if last is None else last
+    rows = []
+    for n, (action, recorded_at, actor, payload, patient_id, journey_id, version) in enumerate(
+        entries, start=last_id + 1
+    ):
+        fields = (
+            n, action, patient_id, journey_id, version, recorded_at, actor, None,
+            canonical_json(payload),
+        )  # fmt: skip
+        digest = entry_hash(prev, fields)
+        rows.append((*fields, prev, digest))
+        prev = digest
+    conn.executemany(_INSERT_AUDIT, rows)
 
 
 def entry_payload(entry: TransitionEntry | RecordEntry) -> dict[str, Any]:

@@ -144,8 +144,10 @@ class JourneyMachine(RuleBasedStateMachine):
         journey = self.current
         record = record if at is None else _retimed(record, at)
         closed = self.pipeline.is_outcome(journey.stage)
+        original = next((e for e in journey.records if e.version == amends), None)
         must_refuse = closed and (
-            journey.stage == "voided" or not isinstance(record, AdverseEvent | Score)
+            journey.stage == "voided"
+            or not (original is not None or isinstance(record, AdverseEvent | Score))
         )
         try:
             self.journey, entry = self.engine.record(
@@ -157,8 +159,10 @@ class JourneyMachine(RuleBasedStateMachine):
             assert not must_refuse, f"a {record.kind} was added to a {journey.stage} journey"
             self.expected_version += 1
             assert entry.version == self.expected_version
-            assert entry.stage == journey.stage
-            assert entry.cycle == journey.cycle
+            # An amendment stands where the entry it corrects stood.
+            where = original if original is not None else journey
+            assert entry.stage == where.stage
+            assert entry.cycle == where.cycle
             self.on_recorded(self.current, entry)
             return
         assert must_refuse or (amends is not None and reason is None), refusal

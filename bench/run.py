@@ -1,0 +1,195 @@
+"""The benchmark harness at clinic-network scale: ``make bench``.
+
+Builds its own clinic with a fixed seed (100,000 journeys through the engine,
+persisted in bulk; then 1,000,000 NRS scores through the store's bulk import), runs
+every measurement against a reference measured in the same run, and prints ONE JSON
+object: the figures, the ratios, the targets and whether each was met, and the
+machine. Exits 1 when a target is missed or a library result disagrees with its
+reference, so anyone can check.
+
+Each step runs in its own process (its peak memory is its own); the crash trials
+(``_crash.py``: the reliability test's code, 1,000 kills) and the concurrency trials
+(``tests/test_store_concurrency.py`` with more processes and moves) run beside
+``verify()`` at the end, when nothing is being timed against a target.
+
+Run: ``python bench/run.py [--journeys 100000] [--scores 1000000] [--crash-trials 1000]``.
+Smaller sizes give a quick smoke run; targets are judged at any size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+TARGETS: dict[str, tuple[str, float]] = {
+    "import_ratio": (">=", 0.5),
+    "move_ratio": ("<=", 1.5),
+    "engine_vs_transitions": ("<", 1.0),
+    "cohort_ratio": ("<=", 2.0),
+    "cohort_peak_mb": ("<", 300.0),
+    "worklist_ratio": ("<=", 2.0),
+}
+
+
+def _python(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``python args`` and read the JSON object it prints last."""
+    done = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, cwd=ROOT, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    text = done.stdout
+    found: dict[str, Any] = json.loads(text[text.index("{") :])
+    return found
+
+
+def _step(name: str, work: Path, size: dict[str, Any]) -> dict[str, Any]:
+    args = [str(HERE / "run.py"), "--step", name, "--work", str(work), "--size", json.dumps(size)]
+    return _python(args)
+
+
+def _pytest(test: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "--no-cov", test],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _trial(proc: subprocess.Popen[str], started: float, pattern: str) -> dict[str, Any]:
+    out, _ = proc.communicate()
+    found: dict[str, Any] = {"passed": proc.returncode == 0}
+    found["seconds"] = round(time.perf_counter() - started, 1)
+    match = re.search(pattern, out)
+    if match:
+        found["totals"] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
+    if proc.returncode != 0:
+        found["output"] = out[-2000:]
+    return found
+
+
+def _judge(figures: dict[str, float]) -> dict[str, dict[str, Any]]:
+    verdicts = {}
+    for name, (op, limit) in TARGETS.items():
+        value = figures[name]
+        met = {">=": value >= limit, "<=": value <= limit, "<": value < limit}[op]
+        verdicts[name] = {"value": value, "target": f"{op} {limit}", "met": met}
+    return verdicts
+
+
+def main() -> int:
+    """Run everything, print the JSON, return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--journeys", type=int, default=100_000)
+    parser.add_argument("--scores", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=20_000, help="import batch size")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per timing (best kept)")
+    parser.add_argument("--crash-trials", type=int, default=1000)
+    parser.add_argument("--race-processes", type=int, default=8)
+    parser.add_argument("--race-moves", type=int, default=500)
+    parser.add_argument("--moves", type=int, default=500, help="persisted moves of each kind")
+    parser.add_argument("--work", type=Path, help="work directory (a temporary one if not given)")
+    parser.add_argument("--step", help=argparse.SUPPRESS)
+    parser.add_argument("--size", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        from _steps import run_step
+
+        print(json.dumps(run_step(args.step, args.work, json.loads(args.size))))
+        return 0
+    from _measure import machine
+
+    size = {
+        "journeys": args.journeys,
+        "scores": args.scores,
+        "batch": args.batch,
+        "repeat": args.repeat,
+    }
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="stemjourney-bench-") as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        steps: dict[str, Any] = {}
+        for name in ("build", "import", "cohort", "worklist"):
+            steps[name] = _step(name, work, size)
+        steps["move"] = _python(
+            [str(HERE / "_move.py"), "--blocks", str(args.moves // 25), "--block", "25"]
+        )
+        steps["engine"] = _python([str(HERE / "engine_move.py")])
+        crash = subprocess.Popen(
+            [sys.executable, str(HERE / "_crash.py"), "--trials", str(args.crash_trials)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        steps["verify"] = _step("verify", work, size)
+        race_started = time.perf_counter()
+        race = _pytest(
+            "tests/test_store_concurrency.py",
+            {
+                "STEMJOURNEY_RACE_PROCESSES": str(args.race_processes),
+                "STEMJOURNEY_RACE_MOVES": str(args.race_moves),
+            },
+        )
+        steps["race_trials"] = _trial(race, race_started, r"race: (.*)")
+        steps["race_trials"].update(processes=args.race_processes, moves=args.race_moves)
+        out, err = crash.communicate()
+        steps["crash_trials"] = json.loads(out) if out.strip() else {"passed": False}
+        if crash.returncode != 0:
+            steps["crash_trials"].update(passed=False, output=err[-2000:])
+    figures = {
+        "import_ratio": steps["import"]["ratio"],
+        "move_ratio": steps["move"]["ratio_warm"],
+        "move_ratio_cold": steps["move"]["ratio_cold"],
+        "move_ratio_to_minimal_tables": steps["move"]["ratio_warm_to_minimal"],
+        "engine_vs_transitions": steps["engine"]["ratio_stemjourney_to_pytransitions"],
+        "cohort_ratio": steps["cohort"]["ratio"],
+        "cohort_peak_mb": steps["cohort"]["report_peak_mb"],
+        "worklist_ratio": steps["worklist"]["ratio"],
+    }
+    targets = _judge(figures)
+    checks = {
+        "cohort_agrees_with_sql": steps["cohort"]["agree"],
+        "worklist_agrees_with_sql": steps["worklist"]["agree"],
+        "verify_ok": steps["verify"]["ok"],
+        "crash_trials_passed": steps["crash_trials"]["passed"],
+        "race_trials_passed": steps["race_trials"]["passed"],
+    }
+    ok = all(t["met"] for t in targets.values()) and all(checks.values())
+    result = {
+        "ok": ok,
+        **figures,
+        "targets": targets,
+        "checks": checks,
+        "unjudged": {
+            "verify_s_per_million_audit_entries": steps["verify"]["s_per_million_audit_entries"],
+            "db_mb_per_million_scores": steps["import"]["db_mb_per_million_scores"],
+            "import_mb_per_million_scores": steps["import"]["import_mb_per_million_scores"],
+            "peak_mb": {k: v["peak_mb"] for k, v in steps.items() if "peak_mb" in v},
+        },
+        "steps": steps,
+        "sizes": size,
+        "total_s": round(time.perf_counter() - t0, 1),
+        "machine": machine(),
+    }
+    print(json.dumps(result, indent=2))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

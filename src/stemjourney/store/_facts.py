@@ -1,0 +1,185 @@
+"""Outcome facts: what the outcome reports need of each journey, read as plain rows.
+
+The cohort report and the work-list look at a journey's identity and stage, its
+injections and adverse events, and its scores; nothing else. Reading those columns
+straight from the tables, instead of rebuilding every journey with its whole
+history, keeps a report over a hundred thousand journeys a light loop. Everything
+returned is in force (an amended entry is replaced by its amendment, as
+``Journey.current_records`` does); times are the store's fixed-width UTC text, which
+sorts as time does (an injection's ``occurred_at`` column is its ``injected_at``).
+An amendment is always of its original's kind (and a score's of its instrument: the
+engine refuses any other), so reading only the kinds wanted finds every amendment
+that matters.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+__all__ = ["OutcomeFacts", "iter_facts"]
+
+
+class OutcomeFacts(NamedTuple):
+    """One journey as the outcome reports see it.
+
+    ``injections`` are (cycle, injected_at) and ``adverse_events`` (cycle, serious)
+    of the records in force, in version order; ``scores`` are (measured_at, value)
+    of the scores in force (of one instrument when one was asked for), in version
+    order. Times are UTC text as the store keeps them.
+    """
+
+    journey_id: str
+    patient_id: str
+    condition: str
+    site: str
+    side: str
+    cell_source: str
+    stage: str
+    injections: tuple[tuple[int, str], ...]
+    adverse_events: tuple[tuple[int, bool], ...]
+    scores: tuple[tuple[str, float], ...]
+
+
+_JOURNEYS = "SELECT id, patient_id, condition, site, side, cell_source, stage FROM journeys"
+_RECORDS = (
+    "SELECT journey_id, version, kind = 'injection', cycle, amends, CASE kind "
+    "WHEN 'injection' THEN occurred_at "
+    "ELSE json_extract(payload, '$.serious') END "
+    "FROM records WHERE kind IN ('injection', 'adverse_event')"
+)
+_SCORES = "SELECT journey_id, version, measured_at, value, amends FROM observations WHERE 1"
+_OF_INSTRUMENT = " AND instrument = ?"
+_BY_IDS = " AND {column} IN (SELECT value FROM json_each(?))"
+_SINCE = " AND measured_at >= ?"
+_AMENDED = (
+    "SELECT journey_id, amends FROM observations WHERE amends IS NOT NULL"
+    " AND journey_id IN (SELECT value FROM json_each(?))"
+)
+_IN_STAGES = (
+    " AND {column} IN (SELECT id FROM journeys WHERE stage IN (SELECT value FROM json_each(?)))"
+)
+_FIRST = itemgetter(0)
+_VERSION = itemgetter(1)
+_NONE: frozenset[int] = frozenset()
+
+
+def iter_facts(
+    conn: sqlite3.Connection,
+    *,
+    instrument: str | None,
+    stages: Sequence[str] | None,
+    journey_ids: Iterable[str] | None,
+    with_scores: bool,
+    batch_size: int,
+    scores_since: str | None = None,
+    with_records: bool = True,
+) -> Iterator[OutcomeFacts]:
+    """The facts of every journey (or those in ``stages`` and of ``journey_ids``), by id.
+
+    Journeys, records and scores are read as three streams ordered by journey id
+    and merged, so a whole store streams in one pass; ``journey_ids`` are read
+    ``batch_size`` at a time. ``scores_since`` (time text) keeps the scores measured
+    from then on (with ``journey_ids`` only), read through the series index.
+    """
+    if journey_ids is None:
+        scores = _Scores(instrument, with_scores, None, with_records)
+        if stages is None:
+            yield from _merged(conn, "", (), scores)
+        else:
+            yield from _merged(conn, _IN_STAGES, (json.dumps(list(stages)),), scores)
+        return
+    scores = _Scores(instrument, with_scores, scores_since, with_records)
+    wanted = sorted(set(journey_ids))
+    for start in range(0, len(wanted), batch_size):
+        args: tuple[str, ...] = (json.dumps(wanted[start : start + batch_size]),)
+        for facts in _merged(conn, _BY_IDS, args, scores):
+            if stages is None or facts.stage in stages:
+                yield facts
+
+
+class _Scores(NamedTuple):
+    instrument: str | None
+    wanted: bool
+    since: str | None
+    records: bool = True
+
+
+def _merged(
+    conn: sqlite3.Connection, where: str, args: tuple[str, ...], wanted: _Scores
+) -> Iterator[OutcomeFacts]:
+    if where == _IN_STAGES:
+        own = " WHERE stage IN (SELECT value FROM json_each(?))"
+    else:
+        own = where.replace(" AND", " WHERE", 1).format(column="id")
+    journeys = conn.execute(_JOURNEYS + own + " ORDER BY id", args)
+    records: Iterator[tuple[str, Iterator[Any]]] = iter(())
+    if wanted.records:
+        sql = _RECORDS + where.format(column="journey_id") + " ORDER BY journey_id, version"
+        records = groupby(conn.execute(sql, args), _FIRST)
+    scores: Iterator[tuple[str, Iterator[Any]]] = iter(())
+    amended: dict[str, frozenset[int]] = {}
+    if wanted.wanted:
+        sql = _SCORES + where.format(column="journey_id")
+        more = args
+        if wanted.instrument is not None:
+            sql += _OF_INSTRUMENT
+            more = (*more, wanted.instrument)
+        if wanted.since is not None:
+            # An amendment may be dated before ``since``: find every one first.
+            for jid, version in conn.execute(_AMENDED, args):
+                amended[jid] = amended.get(jid, _NONE) | {version}
+            # In the series index's order, so that only the recent scores are read.
+            sql += _SINCE + " ORDER BY journey_id, measured_at"
+            more = (*more, wanted.since)
+        else:
+            sql += " ORDER BY journey_id, version"
+        scores = groupby(conn.execute(sql, more), _FIRST)
+    next_record = next(records, None)
+    next_scores = next(scores, None)
+    for jid, patient, condition, site, side, source, stage in journeys:
+        mine: list[Any] = []
+        while next_record is not None and next_record[0] <= jid:
+            if next_record[0] == jid:
+                mine = list(next_record[1])
+            next_record = next(records, None)
+        scored: list[Any] = []
+        while next_scores is not None and next_scores[0] <= jid:
+            if next_scores[0] == jid:
+                scored = list(next_scores[1])
+            next_scores = next(scores, None)
+        gone = amended.get(jid, _NONE)
+        for r in mine:
+            if r[4] is not None:
+                gone = gone | {r[4]}
+        for r in scored:
+            if r[4] is not None:
+                gone = gone | {r[4]}
+        injections = []
+        events = []
+        for r in mine:
+            if r[1] in gone:
+                continue
+            if r[2]:
+                injections.append((r[3], r[5]))
+            else:
+                events.append((r[3], bool(r[5])))
+        if wanted.since is not None:
+            scored.sort(key=_VERSION)
+        kept = tuple([(r[2], r[3]) for r in scored if r[1] not in gone])
+        yield OutcomeFacts(
+            jid,
+            patient,
+            condition,
+            site,
+            side,
+            source,
+            stage,
+            tuple(injections),
+            tuple(events),
+            kept,
+        )
