@@ -12,7 +12,7 @@ more than the code. Here blocks of ``--block`` moves alternate between:
   journey ``WHERE version = ?``) with every value, payload and hash computed
   before the clock starts: the raw database underneath, doing the same writes;
 - ``minimal``: bare sqlite3 on two minimal tables, ``UPDATE ... WHERE version = ?``
-  and one INSERT (no audit entry, no index), as ``store_move.py`` does.
+  and one INSERT (no audit entry, no index).
 
 All files are in WAL with ``synchronous=FULL`` in one directory, each write its own
 ``BEGIN IMMEDIATE`` transaction. A ratio is the median over the blocks of (store
