@@ -16,6 +16,8 @@ settings.register_profile(
     "ci",
     max_examples=40,
     deadline=None,
+    # On a CI machine the examples are fixed, so a run there is repeatable.
+    derandomize=bool(os.environ.get("CI")),
     suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,
 )
