@@ -341,22 +341,7 @@ def _julian(day: date) -> float:
 
 def worklist_items(report: Any) -> list[tuple[Any, ...]]:
     """The same rows read off a ``Worklist``."""
-    return [
-        (
-            i.patient_id,
-            i.journey_id,
-            i.condition,
-            i.site,
-            i.side,
-            i.cycle,
-            i.time_point,
-            i.due.isoformat(),
-            i.window_start.isoformat(),
-            i.window_end.isoformat(),
-            i.status,
-        )
-        for i in report.items
-    ]
+    return [i.row() for i in report.items]
 
 
 # -- the bulk import ---------------------------------------------------------------------

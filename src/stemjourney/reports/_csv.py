@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from stemjourney.reports._cohort import CohortReport
 from stemjourney.reports._patient_report import PatientReport
-from stemjourney.reports._worklist import Worklist
+from stemjourney.reports._worklist import WORK_ITEM_COLUMNS, Worklist
 
 __all__ = ["to_csv"]
 
@@ -139,36 +139,7 @@ def _cohort(report: CohortReport) -> str:
 
 
 def _worklist(report: Worklist) -> str:
-    header = [
-        "patient_id",
-        "journey_id",
-        "condition",
-        "site",
-        "side",
-        "cycle",
-        "time_point",
-        "due",
-        "window_start",
-        "window_end",
-        "status",
-    ]
-    rows = [
-        [
-            i.patient_id,
-            i.journey_id,
-            i.condition,
-            i.site,
-            i.side,
-            i.cycle,
-            i.time_point,
-            i.due.isoformat(),
-            i.window_start.isoformat(),
-            i.window_end.isoformat(),
-            i.status,
-        ]
-        for i in report.items
-    ]
-    return _write(header, rows)
+    return _write(list(WORK_ITEM_COLUMNS), [list(i.row()) for i in report.items])
 
 
 def to_csv(report: PatientReport | CohortReport | Worklist) -> str:

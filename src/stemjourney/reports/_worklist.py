@@ -16,7 +16,7 @@ from stemjourney.outcomes._schedule import PlannedVisit, Window, plan_windows
 from stemjourney.outcomes._schedule import _day as day_in
 from stemjourney.reports._serialise import plain
 
-__all__ = ["WorkItem", "Worklist", "worklist_report"]
+__all__ = ["WORK_ITEM_COLUMNS", "WorkItem", "Worklist", "worklist_report"]
 
 _FOLLOWED = ("recovery", "follow_up")
 
@@ -36,6 +36,14 @@ class WorkItem:
     window_start: date
     window_end: date
     status: str
+
+    def row(self) -> tuple[Any, ...]:
+        """The item's fields in declaration order, dates as ISO text (one CSV row)."""
+        return tuple(v.isoformat() if isinstance(v, date) else v for v in attrs.astuple(self))
+
+
+WORK_ITEM_COLUMNS: tuple[str, ...] = tuple(f.name for f in attrs.fields(WorkItem))
+"""The names of :meth:`WorkItem.row`'s values, in order."""
 
 
 @attrs.frozen
