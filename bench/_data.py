@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 
 import stemjourney as sj
-from stemjourney._codec import canonical_json, time_text
+from stemjourney.clinical._codec import canonical_json, time_text
 from stemjourney.store import _rows as r
 from stemjourney.store import _writes as w
 from stemjourney.store import open_store

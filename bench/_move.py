@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import stemjourney as sj
-from stemjourney._codec import canonical_json, time_text
+from stemjourney.clinical._codec import canonical_json, time_text
 from stemjourney.store import Store, open_store
 from stemjourney.store._chain import entry_hash
 

@@ -20,7 +20,7 @@ import _data
 import _refs
 from _measure import best_of, peak_mb, timed
 
-from stemjourney._codec import time_text
+from stemjourney.clinical._codec import time_text
 from stemjourney.reports import cohort_report, worklist_report
 from stemjourney.store import open_store
 

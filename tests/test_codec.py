@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import stemjourney as sj
-from stemjourney._codec import (
+from stemjourney.clinical._codec import (
     RECORD_TYPES,
     canonical_json,
     decode_record,

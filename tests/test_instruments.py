@@ -251,7 +251,7 @@ def test_built_ins_carry_direction_loinc_and_source() -> None:
 
 def test_built_ins_agree_with_the_pain_scales_the_guards_use() -> None:
     """NRS and VAS in the registry have the ranges of PAIN_INSTRUMENTS."""
-    from stemjourney._scores import PAIN_INSTRUMENTS
+    from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
 
     for code, (low, high, integer) in PAIN_INSTRUMENTS.items():
         spec = get_instrument(code)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from stemjourney import DEFAULT_PIPELINE, OPEN_STAGES, Pipeline, Stage, Transition
-from stemjourney._guards import NONE
 from stemjourney.exceptions import PipelineDefinitionError
+from stemjourney.journey._guards import NONE
 
 T = Transition
 

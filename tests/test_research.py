@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import stemjourney as sj
-from stemjourney._sources import patients_with_journeys
 from stemjourney.demo import DemoClinic, demo_clinic
 from stemjourney.exceptions import ValidationError
 from stemjourney.export import (
@@ -24,6 +23,7 @@ from stemjourney.export import (
     research_csv,
     research_rows,
 )
+from stemjourney.journey._sources import patients_with_journeys
 
 KEY = b"a research key of 32 bytes......"
 TODAY = date(2026, 11, 23)

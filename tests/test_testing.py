@@ -18,9 +18,9 @@ from stemjourney import (
     Score,
     Transition,
 )
-from stemjourney._guards import NONE
-from stemjourney._scores import PAIN_INSTRUMENTS
+from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
 from stemjourney.exceptions import GuardError, TimeOrderError, ValidationError
+from stemjourney.journey._guards import NONE
 from stemjourney.testing import (
     DEFAULT_START,
     ManualClock,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stemjourney import _validation as v
+from stemjourney.clinical import _validation as v
 from stemjourney.exceptions import ValidationError
 from stemjourney.testing import aware_datetimes, free_text
 

@@ -3,21 +3,15 @@
 The public API is re-exported here; the implementation lives in private modules.
 """
 
-from stemjourney._clock import Clock, SystemClock
-from stemjourney._diagrams import to_dot, to_mermaid
-from stemjourney._engine import Engine
-from stemjourney._guards import GuardContext
-from stemjourney._journey import Journey, RecordEntry, TransitionEntry
-from stemjourney._patient import Patient, normalise_external_id
-from stemjourney._pipeline import Guard, Pipeline, Stage, Transition
-from stemjourney._protocol import (
+from stemjourney.clinical._patient import Patient, normalise_external_id
+from stemjourney.clinical._protocol import (
     DEFAULT_PROTOCOL,
     Protocol,
     ReleaseCriteria,
     ResponderRule,
     ScheduledVisit,
 )
-from stemjourney._records import (
+from stemjourney.clinical._records import (
     AdverseEvent,
     Consent,
     EligibilityAssessment,
@@ -30,9 +24,8 @@ from stemjourney._records import (
     VoidReason,
     WithdrawalReason,
 )
-from stemjourney._scores import Score, nrs, vas
-from stemjourney._table import DEFAULT_PIPELINE, OPEN_STAGES
-from stemjourney._vocabulary import (
+from stemjourney.clinical._scores import Score, nrs, vas
+from stemjourney.clinical._vocabulary import (
     CONTRAINDICATIONS,
     WITHDRAWAL_CODES,
     AEOutcome,
@@ -45,6 +38,13 @@ from stemjourney._vocabulary import (
     Side,
 )
 from stemjourney.exceptions import StemJourneyError
+from stemjourney.journey._clock import Clock, SystemClock
+from stemjourney.journey._diagrams import to_dot, to_mermaid
+from stemjourney.journey._engine import Engine
+from stemjourney.journey._guards import GuardContext
+from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney.journey._pipeline import Guard, Pipeline, Stage, Transition
+from stemjourney.journey._table import DEFAULT_PIPELINE, OPEN_STAGES
 from stemjourney.outcomes import (
     baseline,
     schedule_status,

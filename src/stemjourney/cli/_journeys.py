@@ -8,11 +8,11 @@ from typing import Any, TextIO
 
 import click
 
-from stemjourney._codec import decode_record, encode_record
-from stemjourney._journey import Journey
-from stemjourney._scores import Score
-from stemjourney._vocabulary import CellSource, Side
 from stemjourney.cli._app import DAY, MOMENT, State, cli, pass_state
+from stemjourney.clinical._codec import decode_record, encode_record
+from stemjourney.clinical._scores import Score
+from stemjourney.clinical._vocabulary import CellSource, Side
+from stemjourney.journey._journey import Journey
 
 __all__ = ["journey", "patient"]
 

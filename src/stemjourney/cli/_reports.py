@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import click
 
-from stemjourney._diagrams import to_dot, to_mermaid
 from stemjourney.cli._app import DAY, State, cli, output, pass_state
+from stemjourney.journey._diagrams import to_dot, to_mermaid
 from stemjourney.reports import FORMATS, cohort_report, patient_report, render, worklist_report
 from stemjourney.reports._source import today
 

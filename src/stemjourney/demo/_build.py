@@ -11,10 +11,9 @@ from pathlib import Path
 
 import attrs
 
-from stemjourney._journey import Journey
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._records import AdverseEvent
-from stemjourney._scores import Score
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._records import AdverseEvent
+from stemjourney.clinical._scores import Score
 from stemjourney.demo._memory import (
     RECORDING_DELAY,
     ScriptClock,
@@ -25,6 +24,7 @@ from stemjourney.demo._memory import (
 from stemjourney.demo._script import AddStep, AmendStep, JourneyScript, MoveStep
 from stemjourney.demo._synthetic import synthetic_clinic
 from stemjourney.exceptions import DuplicateError
+from stemjourney.journey._journey import Journey
 from stemjourney.store import Store, open_store
 
 __all__ = [

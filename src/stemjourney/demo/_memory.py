@@ -12,14 +12,14 @@ from typing import Protocol
 
 import attrs
 
-from stemjourney._engine import Engine
-from stemjourney._journey import Journey
-from stemjourney._patient import Patient
-from stemjourney._protocol import DEFAULT_PROTOCOL
-from stemjourney._protocol import Protocol as ClinicProtocol
+from stemjourney.clinical._patient import Patient
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL
+from stemjourney.clinical._protocol import Protocol as ClinicProtocol
 from stemjourney.demo._script import AddStep, AmendStep, JourneyScript, MoveStep, PatientScript
 from stemjourney.demo._synthetic import synthetic_clinic
 from stemjourney.exceptions import NotFoundError
+from stemjourney.journey._engine import Engine
+from stemjourney.journey._journey import Journey
 
 __all__ = [
     "DemoClinic",

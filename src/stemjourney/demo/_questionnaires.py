@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 from datetime import datetime
 
-from stemjourney._scores import Score
+from stemjourney.clinical._scores import Score
 from stemjourney.outcomes import KOOS_ITEMS, get_instrument, score_koos, score_questionnaire
 
 __all__ = ["questionnaire_scores"]

@@ -10,8 +10,8 @@ from datetime import date, datetime
 
 import attrs
 
-from stemjourney._records import IneligibilityReason, Record, VoidReason, WithdrawalReason
-from stemjourney._scores import Score
+from stemjourney.clinical._records import IneligibilityReason, Record, VoidReason, WithdrawalReason
+from stemjourney.clinical._scores import Score
 
 __all__ = ["AddStep", "AmendStep", "JourneyScript", "MoveStep", "PatientScript", "Reason", "Step"]
 

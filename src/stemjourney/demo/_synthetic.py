@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import attrs
 
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._records import (
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._records import (
     AdverseEvent,
     Consent,
     EligibilityAssessment,
@@ -28,8 +28,8 @@ from stemjourney._records import (
     VoidReason,
     WithdrawalReason,
 )
-from stemjourney._scores import Score, nrs, vas
-from stemjourney._vocabulary import (
+from stemjourney.clinical._scores import Score, nrs, vas
+from stemjourney.clinical._vocabulary import (
     AEOutcome,
     CellSource,
     ConsentScope,

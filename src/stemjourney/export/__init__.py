@@ -4,7 +4,6 @@ Both read a store (or anything with ``patient(id)`` and ``iter_journeys()``, suc
 the in-memory demo clinic) and stream it, one patient at a time.
 """
 
-from stemjourney._sources import ClinicSource
 from stemjourney.export._fhir import (
     EPISODE_STATUS,
     episode_status,
@@ -23,6 +22,7 @@ from stemjourney.export._research import (
     research_csv,
     research_rows,
 )
+from stemjourney.journey._sources import ClinicSource
 
 __all__ = [
     "DATE_MODES",

@@ -35,17 +35,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from stemjourney import _validation as v
-from stemjourney._journey import Journey, RecordEntry
-from stemjourney._patient import Patient
-from stemjourney._pipeline import Pipeline
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._records import AdverseEvent, Harvest, Injection, Processing
-from stemjourney._scores import Score
-from stemjourney._sources import ClinicSource, patients_with_journeys
-from stemjourney._table import DEFAULT_PIPELINE
-from stemjourney._vocabulary import AEOutcome, CellSource, Relatedness
+from stemjourney.clinical import _validation as v
+from stemjourney.clinical._patient import Patient
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._records import AdverseEvent, Harvest, Injection, Processing
+from stemjourney.clinical._scores import Score
+from stemjourney.clinical._vocabulary import AEOutcome, CellSource, Relatedness
 from stemjourney.exceptions import NotFoundError, ValidationError
+from stemjourney.journey._journey import Journey, RecordEntry
+from stemjourney.journey._pipeline import Pipeline
+from stemjourney.journey._sources import ClinicSource, patients_with_journeys
+from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.outcomes import get_instrument
 
 __all__ = [

@@ -26,21 +26,21 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
 
-from stemjourney import _validation as v
-from stemjourney._journey import Journey, RecordEntry
-from stemjourney._patient import Patient
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._records import (
+from stemjourney.clinical import _validation as v
+from stemjourney.clinical._patient import Patient
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._records import (
     AdverseEvent,
     EligibilityAssessment,
     FollowUpVisit,
     Injection,
     Processing,
 )
-from stemjourney._scores import Score
-from stemjourney._sources import ClinicSource, patients_with_journeys
-from stemjourney._vocabulary import CONTRAINDICATIONS, WITHDRAWAL_CODES
+from stemjourney.clinical._scores import Score
+from stemjourney.clinical._vocabulary import CONTRAINDICATIONS, WITHDRAWAL_CODES
 from stemjourney.exceptions import ValidationError
+from stemjourney.journey._journey import Journey, RecordEntry
+from stemjourney.journey._sources import ClinicSource, patients_with_journeys
 
 __all__ = [
     "CONDITIONS",

@@ -4,15 +4,7 @@ Everything here is pure: it reads journeys and a protocol and returns values tha
 reports, charts and the store use.
 """
 
-from stemjourney.outcomes._baseline import (
-    Baseline,
-    Change,
-    baseline,
-    change,
-    day_of,
-    injection_dates,
-)
-from stemjourney.outcomes._instruments import (
+from stemjourney.clinical._instruments import (
     BUILT_IN,
     INSTRUMENTS,
     KOOS_SUBSCALES,
@@ -22,11 +14,19 @@ from stemjourney.outcomes._instruments import (
     get_instrument,
     register_instrument,
 )
-from stemjourney.outcomes._questionnaires import (
+from stemjourney.clinical._questionnaires import (
     KOOS_ITEMS,
     recompute,
     score_koos,
     score_questionnaire,
+)
+from stemjourney.outcomes._baseline import (
+    Baseline,
+    Change,
+    baseline,
+    change,
+    day_of,
+    injection_dates,
 )
 from stemjourney.outcomes._responders import ResponderResult, meets, responder_status
 from stemjourney.outcomes._schedule import (

@@ -11,12 +11,12 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import attrs
 
-from stemjourney._journey import Journey
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._records import Injection
-from stemjourney._scores import Score
+from stemjourney.clinical._instruments import get_instrument
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._records import Injection
+from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import ValidationError
-from stemjourney.outcomes._instruments import get_instrument
+from stemjourney.journey._journey import Journey
 
 __all__ = ["Baseline", "Change", "baseline", "change", "day_of", "injection_dates"]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from stemjourney._protocol import ResponderRule
+from stemjourney.clinical._protocol import ResponderRule
 from stemjourney.outcomes._baseline import Change
 
 __all__ = ["ResponderResult", "meets", "responder_status"]

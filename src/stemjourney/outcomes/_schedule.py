@@ -19,13 +19,13 @@ from enum import StrEnum
 import attrs
 from dateutil.relativedelta import relativedelta
 
-from stemjourney import _validation as v
-from stemjourney._journey import Journey
-from stemjourney._pipeline import Pipeline
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._scores import Score
-from stemjourney._table import DEFAULT_PIPELINE
+from stemjourney.clinical import _validation as v
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import ValidationError
+from stemjourney.journey._journey import Journey
+from stemjourney.journey._pipeline import Pipeline
+from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.outcomes._baseline import day_of, injection_dates
 
 __all__ = [

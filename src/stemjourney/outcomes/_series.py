@@ -8,9 +8,9 @@ from datetime import UTC, tzinfo
 
 import attrs
 
-from stemjourney._journey import Journey
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._scores import Score
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._scores import Score
+from stemjourney.journey._journey import Journey
 from stemjourney.outcomes._baseline import Baseline, Change, baseline, day_of, injection_dates
 from stemjourney.outcomes._responders import ResponderResult, responder_status
 from stemjourney.outcomes._schedule import planned_visits

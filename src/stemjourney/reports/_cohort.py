@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from stemjourney._journey import Journey
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._records import AdverseEvent, Injection
-from stemjourney._scores import Score
-from stemjourney._sources import JourneySource, stream
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._records import AdverseEvent, Injection
+from stemjourney.clinical._scores import Score
+from stemjourney.journey._journey import Journey
+from stemjourney.journey._sources import JourneySource, stream
 from stemjourney.reports import _measures as m
 from stemjourney.reports._serialise import plain
 from stemjourney.reports._source import today

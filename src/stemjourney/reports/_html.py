@@ -12,7 +12,7 @@ import attrs
 import jinja2
 from markupsafe import Markup
 
-from stemjourney._scores import PAIN_INSTRUMENTS
+from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
 from stemjourney.reports._charts import Axis, Bar, bar_chart, line_chart, nice_ticks
 from stemjourney.reports._cohort import BASELINE, CohortGroup, CohortReport
 from stemjourney.reports._patient_report import PatientReport, ScoreSeries

@@ -13,10 +13,10 @@ from datetime import date, datetime, timedelta
 
 import attrs
 
-from stemjourney._journey import Journey
-from stemjourney._protocol import Protocol, ResponderRule, ScheduledVisit
-from stemjourney._records import Injection
-from stemjourney._scores import Score
+from stemjourney.clinical._protocol import Protocol, ResponderRule, ScheduledVisit
+from stemjourney.clinical._records import Injection
+from stemjourney.clinical._scores import Score
+from stemjourney.journey._journey import Journey
 from stemjourney.outcomes import INSTRUMENTS
 
 __all__ = [

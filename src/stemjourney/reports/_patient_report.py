@@ -8,12 +8,13 @@ from typing import Any
 
 import attrs
 
-from stemjourney._journey import Journey
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._records import AdverseEvent
-from stemjourney._scores import PAIN_INSTRUMENTS, Score
-from stemjourney._sources import journeys_of
+from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._records import AdverseEvent
+from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import NotFoundError
+from stemjourney.journey._journey import Journey
+from stemjourney.journey._sources import journeys_of
 from stemjourney.reports import _measures as m
 from stemjourney.reports._serialise import plain
 from stemjourney.reports._source import patient_of, today

@@ -1,11 +1,11 @@
-"""What reports need of their source beyond :mod:`stemjourney._sources`: a patient, a today."""
+"""What reports need of a source beyond the journey source protocols: a patient, a today."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
 
-from stemjourney._patient import Patient
+from stemjourney.clinical._patient import Patient
 
 __all__ = ["patient_of", "today"]
 

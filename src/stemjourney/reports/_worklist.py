@@ -7,10 +7,10 @@ from typing import Any
 
 import attrs
 
-from stemjourney._journey import Journey
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._sources import stream
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney.exceptions import ValidationError
+from stemjourney.journey._journey import Journey
+from stemjourney.journey._sources import stream
 from stemjourney.outcomes import worklist
 from stemjourney.outcomes._schedule import PlannedVisit, Window, plan_windows
 from stemjourney.outcomes._schedule import _day as day_in

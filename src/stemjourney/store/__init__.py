@@ -13,11 +13,11 @@
 
 from __future__ import annotations
 
-from stemjourney._clock import Clock
-from stemjourney._engine import Engine
-from stemjourney._pipeline import Pipeline
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._table import DEFAULT_PIPELINE
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.journey._clock import Clock
+from stemjourney.journey._engine import Engine
+from stemjourney.journey._pipeline import Pipeline
+from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.store._connect import Target, configure, connect
 from stemjourney.store._errors import map_errors
 from stemjourney.store._facts import OutcomeFacts

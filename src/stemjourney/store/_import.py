@@ -15,11 +15,12 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from stemjourney import _validation as v
-from stemjourney._codec import canonical_json, encode, time_text
-from stemjourney._engine import Engine
-from stemjourney._scores import PAIN_INSTRUMENTS, Score
+from stemjourney.clinical import _validation as v
+from stemjourney.clinical._codec import canonical_json, encode, time_text
+from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
+from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import NotFoundError, ValidationError
+from stemjourney.journey._engine import Engine
 from stemjourney.store._writes import INSERT_OBSERVATION, AuditEntry, append_audits
 
 __all__ = ["import_scores", "score_line"]

@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from stemjourney._journey import Journey, RecordEntry, TransitionEntry
-from stemjourney._patient import Patient
+from stemjourney.clinical._patient import Patient
+from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _rows as r
 
 __all__ = [

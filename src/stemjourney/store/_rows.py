@@ -11,11 +11,11 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from stemjourney._codec import canonical_json, decode_record, encode, parse_time, time_text
-from stemjourney._journey import Journey, RecordEntry, TransitionEntry
-from stemjourney._patient import Patient
-from stemjourney._scores import Score
-from stemjourney._vocabulary import CellSource, Side
+from stemjourney.clinical._codec import canonical_json, decode_record, encode, parse_time, time_text
+from stemjourney.clinical._patient import Patient
+from stemjourney.clinical._scores import Score
+from stemjourney.clinical._vocabulary import CellSource, Side
+from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 
 __all__ = [
     "JOURNEY_COLUMNS",

@@ -12,13 +12,11 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
-from stemjourney import _validation as v
-from stemjourney._codec import time_text
-from stemjourney._engine import Engine
-from stemjourney._journey import Journey, RecordEntry, TransitionEntry
-from stemjourney._patient import Patient, normalise_external_id
-from stemjourney._records import Record
-from stemjourney._scores import Score
+from stemjourney.clinical import _validation as v
+from stemjourney.clinical._codec import time_text
+from stemjourney.clinical._patient import Patient, normalise_external_id
+from stemjourney.clinical._records import Record
+from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import (
     ConflictError,
     DuplicateError,
@@ -27,6 +25,8 @@ from stemjourney.exceptions import (
     StorageError,
     ValidationError,
 )
+from stemjourney.journey._engine import Engine
+from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _queries as q
 from stemjourney.store import _rows as r
 from stemjourney.store import _writes as w

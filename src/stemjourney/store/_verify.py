@@ -13,11 +13,11 @@ from typing import Any
 
 import attrs
 
-from stemjourney._codec import canonical_json, encode, time_text
-from stemjourney._engine import Engine
-from stemjourney._journey import Journey, RecordEntry, TransitionEntry
-from stemjourney._scores import Score
+from stemjourney.clinical._codec import canonical_json, encode, time_text
+from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import StemJourneyError
+from stemjourney.journey._engine import Engine
+from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _queries as q
 from stemjourney.store import _rows as r
 from stemjourney.store._chain import GENESIS, entry_hash

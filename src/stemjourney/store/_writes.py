@@ -10,10 +10,10 @@ import hashlib
 import sqlite3
 from typing import Any
 
-from stemjourney._codec import canonical_json, encode, time_text
-from stemjourney._journey import Journey, RecordEntry, TransitionEntry
-from stemjourney._scores import Score
+from stemjourney.clinical._codec import canonical_json, encode, time_text
+from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import ConflictError
+from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _rows as r
 from stemjourney.store._chain import GENESIS, entry_hash
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from stemjourney import _validation as v
+from stemjourney.clinical import _validation as v
 from stemjourney.exceptions import ValidationError
 
 __all__ = ["ManualClock"]

@@ -14,11 +14,8 @@ from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from stemjourney._engine import Engine
-from stemjourney._journey import Journey, RecordEntry, TransitionEntry
-from stemjourney._pipeline import Pipeline, Transition
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._records import (
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._records import (
     AdverseEvent,
     Consent,
     EligibilityAssessment,
@@ -27,8 +24,7 @@ from stemjourney._records import (
     Injection,
     Processing,
 )
-from stemjourney._scores import Score
-from stemjourney._table import DEFAULT_PIPELINE
+from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import (
     GuardError,
     IllegalMoveError,
@@ -36,6 +32,10 @@ from stemjourney.exceptions import (
     TimeOrderError,
     ValidationError,
 )
+from stemjourney.journey._engine import Engine
+from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney.journey._pipeline import Pipeline, Transition
+from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.testing import _strategies as s
 from stemjourney.testing._clock import ManualClock
 from stemjourney.testing._sequences import _KNOWN_GUARDS, _retimed

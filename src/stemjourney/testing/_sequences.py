@@ -15,12 +15,12 @@ from typing import Any, TypeVar
 import attrs
 from hypothesis import strategies as st
 
-from stemjourney._pipeline import Pipeline, Transition
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._records import IneligibilityReason, Processing, Record, VoidReason
-from stemjourney._scores import Score
-from stemjourney._table import DEFAULT_PIPELINE
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._records import IneligibilityReason, Processing, Record, VoidReason
+from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import GuardError, IllegalMoveError, TimeOrderError
+from stemjourney.journey._pipeline import Pipeline, Transition
+from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.testing import _strategies as s
 from stemjourney.testing._steps import MoveStep, OpenStep, RecordStep, Step
 

@@ -7,12 +7,12 @@ from datetime import datetime
 
 import attrs
 
-from stemjourney._engine import Engine
-from stemjourney._journey import Journey
-from stemjourney._records import Record
-from stemjourney._scores import Score
-from stemjourney._vocabulary import CellSource, Side
+from stemjourney.clinical._records import Record
+from stemjourney.clinical._scores import Score
+from stemjourney.clinical._vocabulary import CellSource, Side
 from stemjourney.exceptions import MoveError, ValidationError
+from stemjourney.journey._engine import Engine
+from stemjourney.journey._journey import Journey
 from stemjourney.testing._clock import ManualClock
 from stemjourney.testing._strategies import DEFAULT_START
 

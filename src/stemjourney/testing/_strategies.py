@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from stemjourney import _validation as v
-from stemjourney._protocol import DEFAULT_PROTOCOL, ReleaseCriteria
-from stemjourney._records import (
+from stemjourney.clinical import _validation as v
+from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, ReleaseCriteria
+from stemjourney.clinical._records import (
     AdverseEvent,
     Consent,
     EligibilityAssessment,
@@ -26,8 +27,8 @@ from stemjourney._records import (
     Record,
     WithdrawalReason,
 )
-from stemjourney._scores import PAIN_INSTRUMENTS, Score
-from stemjourney._vocabulary import (
+from stemjourney.clinical._scores import Score
+from stemjourney.clinical._vocabulary import (
     CONTRAINDICATIONS,
     WITHDRAWAL_CODES,
     AEOutcome,

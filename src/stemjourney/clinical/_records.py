@@ -11,8 +11,8 @@ from typing import ClassVar
 
 import attrs
 
-from stemjourney import _fields as f
-from stemjourney._vocabulary import (
+from stemjourney.clinical import _fields as f
+from stemjourney.clinical._vocabulary import (
     CONTRAINDICATIONS,
     WITHDRAWAL_CODES,
     AEOutcome,

@@ -7,8 +7,8 @@ from datetime import date
 
 import attrs
 
-from stemjourney import _fields as f
-from stemjourney._validation import clean_text
+from stemjourney.clinical import _fields as f
+from stemjourney.clinical._validation import clean_text
 from stemjourney.exceptions import ValidationError
 
 __all__ = ["Patient", "normalise_external_id"]

@@ -16,7 +16,7 @@ import attrs
 from stemjourney.exceptions import PipelineDefinitionError
 
 if TYPE_CHECKING:
-    from stemjourney._guards import GuardContext
+    from stemjourney.journey._guards import GuardContext
 
 __all__ = ["Guard", "Pipeline", "Stage", "Transition"]
 

@@ -10,17 +10,18 @@ from datetime import datetime
 
 import attrs
 
-from stemjourney._journey import Journey
-from stemjourney._pipeline import Guard, Transition
-from stemjourney._protocol import Protocol
-from stemjourney._records import (
+from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
+from stemjourney.clinical._protocol import Protocol
+from stemjourney.clinical._records import (
     Consent,
     EligibilityAssessment,
     Harvest,
     Injection,
     Processing,
 )
-from stemjourney._scores import PAIN_INSTRUMENTS, Score
+from stemjourney.clinical._scores import Score
+from stemjourney.journey._journey import Journey
+from stemjourney.journey._pipeline import Guard, Transition
 
 __all__ = [
     "GuardContext",

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
-from stemjourney._journey import Journey
-from stemjourney._patient import Patient
+from stemjourney.clinical._patient import Patient
+from stemjourney.journey._journey import Journey
 
 __all__ = [
     "ClinicSource",

@@ -13,11 +13,10 @@ from types import MappingProxyType
 
 import attrs
 
-from stemjourney import _fields as f
-from stemjourney import _validation as v
-from stemjourney._scores import PAIN_INSTRUMENTS
+from stemjourney.clinical import _fields as f
+from stemjourney.clinical import _scoring_rules as _rules
+from stemjourney.clinical import _validation as v
 from stemjourney.exceptions import DuplicateError, NotFoundError, ValidationError
-from stemjourney.outcomes import _rules
 
 __all__ = [
     "BUILT_IN",
@@ -26,6 +25,7 @@ __all__ = [
     "InstrumentRegistry",
     "Item",
     "KOOS_SUBSCALES",
+    "PAIN_INSTRUMENTS",
     "get_instrument",
     "register_instrument",
 ]
@@ -34,6 +34,12 @@ Scorer = Callable[[Sequence[float | None]], float | None]
 """A scoring rule: one answer per item (``None`` when unanswered) to a score, or ``None``."""
 
 _TOLERANCE = 1e-9
+
+PAIN_INSTRUMENTS: dict[str, tuple[float, float, bool]] = {
+    "nrs": (0, 10, True),
+    "vas": (0, 100, False),
+}
+"""Pain scales: (lowest, highest, integers only). NRS 0-10 points, VAS 0-100 mm."""
 
 
 @attrs.frozen

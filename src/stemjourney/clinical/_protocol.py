@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 import attrs
 from dateutil.relativedelta import relativedelta
 
-from stemjourney import _fields as f
-from stemjourney._records import Processing
+from stemjourney.clinical import _fields as f
+from stemjourney.clinical._records import Processing
 from stemjourney.exceptions import ValidationError
 
 __all__ = ["DEFAULT_PROTOCOL", "Protocol", "ReleaseCriteria", "ResponderRule", "ScheduledVisit"]

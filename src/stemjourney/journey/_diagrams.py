@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stemjourney._pipeline import Pipeline, Transition
-from stemjourney._table import DEFAULT_PIPELINE
+from stemjourney.journey._pipeline import Pipeline, Transition
+from stemjourney.journey._table import DEFAULT_PIPELINE
 
 __all__ = ["to_dot", "to_mermaid"]
 

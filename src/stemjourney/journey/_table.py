@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stemjourney._guards import (
+from stemjourney.journey._guards import (
     HARVEST_READY,
     HARVEST_RECORDED,
     INJECTION_RECORDED,
@@ -12,7 +12,7 @@ from stemjourney._guards import (
     REST_OVER,
     STORED_PRODUCT,
 )
-from stemjourney._pipeline import Pipeline, Stage, Transition
+from stemjourney.journey._pipeline import Pipeline, Stage, Transition
 
 __all__ = ["DEFAULT_PIPELINE", "OPEN_STAGES"]
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from stemjourney import _validation as v
+from stemjourney.clinical import _validation as v
 from stemjourney.exceptions import ValidationError
 
 E = TypeVar("E", bound=StrEnum)

@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 import attrs
 
-from stemjourney._records import Record
-from stemjourney._scores import Score
-from stemjourney._vocabulary import CellSource, Side
+from stemjourney.clinical._records import Record
+from stemjourney.clinical._scores import Score
+from stemjourney.clinical._vocabulary import CellSource, Side
 
 __all__ = ["Journey", "RecordEntry", "TransitionEntry"]
 

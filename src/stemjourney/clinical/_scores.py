@@ -8,17 +8,12 @@ from typing import ClassVar
 
 import attrs
 
-from stemjourney import _fields as f
-from stemjourney import _validation as v
+from stemjourney.clinical import _fields as f
+from stemjourney.clinical import _validation as v
+from stemjourney.clinical._instruments import INSTRUMENTS
 from stemjourney.exceptions import ValidationError
 
-__all__ = ["PAIN_INSTRUMENTS", "Score", "nrs", "vas"]
-
-PAIN_INSTRUMENTS: dict[str, tuple[float, float, bool]] = {
-    "nrs": (0, 10, True),
-    "vas": (0, 100, False),
-}
-"""Pain scales: (lowest, highest, integers only). NRS 0-10 points, VAS 0-100 mm."""
+__all__ = ["Score", "nrs", "vas"]
 
 
 def _answers(value: object) -> tuple[float | None, ...] | None:
@@ -54,9 +49,6 @@ class Score:
 
     @value.validator
     def _check_value(self, _attribute: object, value: object) -> None:
-        # Imported here: the outcomes package builds on Score, so it loads after this module.
-        from stemjourney.outcomes._instruments import INSTRUMENTS
-
         spec = INSTRUMENTS.get(self.instrument)
         if spec is None:
             v.number("value", value)

@@ -6,7 +6,7 @@ lists, tuples lists and enums their values. Decoding looks the class up by ``kin
 and lets the class's own converters check every field again.
 
 >>> from datetime import UTC, datetime
->>> from stemjourney._scores import nrs
+>>> from stemjourney.clinical._scores import nrs
 >>> data = encode_record(nrs(7, datetime(2026, 1, 5, 9, tzinfo=UTC)))
 >>> data["kind"], data["measured_at"]
 ('score', '2026-01-05T09:00:00.000000+00:00')
@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from stemjourney._records import (
+from stemjourney.clinical._records import (
     AdverseEvent,
     Consent,
     EligibilityAssessment,
@@ -38,7 +38,7 @@ from stemjourney._records import (
     VoidReason,
     WithdrawalReason,
 )
-from stemjourney._scores import Score
+from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import ValidationError
 
 __all__ = [

@@ -10,17 +10,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NoReturn
 
-from stemjourney import _validation as v
-from stemjourney._clock import Clock, SystemClock
-from stemjourney._fields import code, enum_value
-from stemjourney._guards import GuardContext
-from stemjourney._journey import Journey, RecordEntry, TransitionEntry
-from stemjourney._pipeline import Pipeline
-from stemjourney._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney._records import AdverseEvent, Record
-from stemjourney._scores import Score
-from stemjourney._table import DEFAULT_PIPELINE
-from stemjourney._vocabulary import CellSource, Side
+from stemjourney.clinical import _validation as v
+from stemjourney.clinical._fields import code, enum_value
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._records import AdverseEvent, Record
+from stemjourney.clinical._scores import Score
+from stemjourney.clinical._vocabulary import CellSource, Side
 from stemjourney.exceptions import (
     GuardError,
     IllegalMoveError,
@@ -28,6 +23,11 @@ from stemjourney.exceptions import (
     TimeOrderError,
     ValidationError,
 )
+from stemjourney.journey._clock import Clock, SystemClock
+from stemjourney.journey._guards import GuardContext
+from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney.journey._pipeline import Pipeline
+from stemjourney.journey._table import DEFAULT_PIPELINE
 
 __all__ = ["Engine"]
 

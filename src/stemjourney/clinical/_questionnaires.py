@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from stemjourney._scores import Score
+from stemjourney.clinical._instruments import KOOS_SUBSCALES, get_instrument
+from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import ValidationError
-from stemjourney.outcomes._instruments import KOOS_SUBSCALES, get_instrument
 
 __all__ = ["KOOS_ITEMS", "recompute", "score_koos", "score_questionnaire"]
 
