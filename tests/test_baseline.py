@@ -1,4 +1,10 @@
-"""Baselines per journey and per cycle, and change from baseline with direction."""
+"""Baselines per journey and per cycle, and change from baseline with direction.
+
+The rules are those of docs/how-outcomes-are-computed.md: the baseline is the last
+score strictly before the first injection, within the protocol's look-back; change
+in per cent is the OMERACT-OARSI relative change (Pham et al., Osteoarthritis
+Cartilage 2004;12:389-399).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from stemjourney.outcomes import baseline, change, injection_dates, score_questi
 DAY = timedelta(days=1)
 
 
-def test_baseline_is_the_last_score_on_or_before_the_injection_day() -> None:
+def test_baseline_is_the_last_score_before_the_injection() -> None:
     """The latest pre-injection score is the baseline; later ones are not."""
     shot = DAY0 + 30 * DAY
     j = journey(
@@ -30,11 +36,28 @@ def test_baseline_is_the_last_score_on_or_before_the_injection_day() -> None:
     assert found.reason is None
 
 
-def test_a_score_later_on_the_injection_day_counts() -> None:
-    """A score measured on the injection day, even after the shot, is the baseline."""
+@pytest.mark.parametrize(
+    "after", [timedelta(hours=3), timedelta(minutes=1), timedelta(0)], ids=["3h", "1min", "same"]
+)
+def test_a_score_after_the_injection_is_never_the_baseline(after: timedelta) -> None:
+    """A score measured after the shot (or at its instant), even the same day, is no baseline."""
     shot = DAY0 + 30 * DAY
-    j = journey([shot], [sj.nrs(8, DAY0), sj.nrs(5, shot + timedelta(hours=3))])
-    assert baseline(j, "nrs").value == 5.0
+    j = journey([shot], [sj.nrs(8, DAY0), sj.nrs(5, shot + after)])
+    assert baseline(j, "nrs").value == 8.0
+    only_after = journey([shot], [sj.nrs(5, shot + after)])
+    found = baseline(only_after, "nrs")
+    assert not found.found
+    assert found.reason == (
+        "no nrs score before the injection of the journey "
+        "(a score after the injection is never a baseline)"
+    )
+
+
+def test_a_score_a_minute_before_the_injection_is_the_baseline() -> None:
+    """The last score before the shot's clinical time counts, however close to it."""
+    shot = DAY0 + 30 * DAY
+    j = journey([shot], [sj.nrs(8, DAY0), sj.nrs(6, shot - timedelta(minutes=1))])
+    assert baseline(j, "nrs").value == 6.0
 
 
 def test_no_injection_means_no_baseline() -> None:
@@ -48,13 +71,16 @@ def test_no_injection_means_no_baseline() -> None:
 
 
 def test_no_score_in_the_lookback_means_no_baseline() -> None:
-    """A score older than the protocol's look-back is not used as baseline."""
-    shot = DAY0 + 91 * DAY
+    """A score older than the protocol's look-back is not used as baseline, and it says why."""
+    shot = DAY0 + 100 * DAY
     j = journey([shot], [sj.nrs(8, DAY0)])
     found = baseline(j, "nrs")
     assert found.score is None
-    assert found.reason == f"no nrs score in the 90 days up to the injection on {shot.date()}"
-    protocol = attrs.evolve(sj.DEFAULT_PROTOCOL, baseline_lookback=timedelta(days=91))
+    assert found.reason == (
+        "the last nrs score before the injection of the journey is older than the "
+        "protocol's look-back of 90 days"
+    )
+    protocol = attrs.evolve(sj.DEFAULT_PROTOCOL, baseline_lookback=timedelta(days=100))
     assert baseline(j, "nrs", protocol=protocol).value == 8.0
 
 
@@ -81,14 +107,15 @@ def test_cycle_baseline_uses_that_cycles_injection() -> None:
     assert missing.reason == "no injection recorded in cycle 3"
 
 
-def test_the_day_is_read_in_the_clinics_timezone() -> None:
-    """Days are counted in the clinic's timezone: 02:00 UTC is the evening before at UTC-5."""
+def test_the_lookback_is_counted_in_clinical_time_whatever_the_timezone() -> None:
+    """Exactly 90 days before the shot is inside the look-back; a minute more is outside."""
     clinic = timezone(timedelta(hours=-5))
     shot = datetime(2025, 4, 6, 14, tzinfo=UTC)
-    early = datetime(2025, 1, 6, 2, tzinfo=UTC)  # 90 days before in UTC, 91 at UTC-5
-    j = journey([shot], [sj.nrs(8, early)])
-    assert baseline(j, "nrs", tz=UTC).value == 8.0
-    assert not baseline(j, "nrs", tz=clinic).found
+    edge = journey([shot], [sj.nrs(8, shot - 90 * DAY)])
+    past = journey([shot], [sj.nrs(8, shot - 90 * DAY - timedelta(minutes=1))])
+    for tz in (UTC, clinic):
+        assert baseline(edge, "nrs", tz=tz).value == 8.0
+        assert not baseline(past, "nrs", tz=tz).found
 
 
 def test_first_injection_of_a_cycle_is_used() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stemjourney import DEFAULT_PIPELINE, OPEN_STAGES, Pipeline, Stage, Transition
+from stemjourney import DEFAULT_PIPELINE, Pipeline, Stage, Transition
 from stemjourney.exceptions import PipelineDefinitionError
 from stemjourney.journey._guards import NONE
 
@@ -113,7 +113,7 @@ ALLOWED = {
     ("follow_up", "completed"),
     ("follow_up", "harvest"),
     ("follow_up", "injection"),
-} | {(s.value, end) for s in OPEN_STAGES for end in ("withdrawn", "voided")}
+} | {(s, end) for s in DEFAULT_PIPELINE.open_stages for end in ("withdrawn", "voided")}
 
 
 @pytest.mark.parametrize(
@@ -144,3 +144,23 @@ def test_default_pipeline_shape() -> None:
     }
     assert {t.target for t in p.transitions if t.needs_reason} == set(p.outcomes)
     assert len(p.transitions) == len(ALLOWED)
+
+
+def test_open_stages_is_deprecated_and_equals_the_pipelines_open_stages() -> None:
+    """stemjourney.OPEN_STAGES still answers, with a DeprecationWarning, as open_stages does."""
+    import stemjourney
+
+    with pytest.warns(DeprecationWarning, match="open_stages"):
+        old = stemjourney.OPEN_STAGES
+    assert old == DEFAULT_PIPELINE.open_stages == (
+        "consultation", "harvest", "processing", "injection", "recovery", "follow_up"
+    )  # fmt: skip
+
+
+def test_void_is_a_role_of_the_pipeline() -> None:
+    """The default pipeline names its void outcome; a void stage must be an outcome."""
+    assert DEFAULT_PIPELINE.void == "voided"
+    assert DEFAULT_PIPELINE.is_void("voided")
+    assert not DEFAULT_PIPELINE.is_void("withdrawn")
+    with pytest.raises(PipelineDefinitionError, match="void stage is an outcome"):
+        Pipeline(DEFAULT_PIPELINE.transitions, "consultation", DEFAULT_PIPELINE.outcomes, "harvest")

@@ -143,7 +143,7 @@ def test_responder_rule_needs_a_threshold() -> None:
         ("label", ""),
         ("min_points", -1),
         ("min_percent", 101),
-        ("require_all", "yes"),
+        ("combine", "both"),
     ],
 )
 def test_responder_rule_fields_are_checked(field: str, value: object) -> None:
@@ -157,11 +157,14 @@ def test_responder_rule_fields_are_checked(field: str, value: object) -> None:
 def test_default_responder_rules() -> None:
     """The default rules: NRS 2 points and 30 %, 50 % substantial; VAS 15 mm or 30 %."""
     nrs_rules = DEFAULT_PROTOCOL.rules_for("nrs")
-    assert [(r.label, r.min_points, r.min_percent, r.require_all) for r in nrs_rules] == [
-        ("responder", 2, 30, True),
-        ("substantial", None, 50, True),
+    assert [(r.label, r.min_points, r.min_percent, r.combine) for r in nrs_rules] == [
+        ("responder", 2, 30, "all"),
+        ("substantial", None, 50, "all"),
     ]
-    assert DEFAULT_PROTOCOL.rules_for("vas")[0].require_all is False
+    assert DEFAULT_PROTOCOL.rules_for("vas")[0].combine == "any"
+    assert all(r.source for r in DEFAULT_PROTOCOL.responder_rules)
+    assert "Farrar" in nrs_rules[0].source
+    assert "Dworkin" in nrs_rules[1].source
     assert DEFAULT_PROTOCOL.rules_for("koos") == ()
 
 
@@ -211,3 +214,15 @@ def test_custom_protocol() -> None:
     )
     assert mine.release == ReleaseCriteria(70.0)
     assert mine.instruments == ("nrs",)
+
+
+def test_require_all_is_deprecated_for_combine() -> None:
+    """ResponderRule(require_all=...) still works, warning; it maps to combine all / any."""
+    with pytest.warns(DeprecationWarning, match="combine"):
+        either = ResponderRule("vas", "r", min_points=15, min_percent=30, require_all=False)
+    assert either.combine == "any"
+    assert not either.require_all
+    with pytest.warns(DeprecationWarning, match="require_all"):
+        both = ResponderRule("vas", "r", 15, 30, True)
+    assert both.combine == "all"
+    assert both.describe() == "an improvement of at least 15 points and at least 30 % from baseline"

@@ -47,7 +47,8 @@ def test_text_aligns_columns_and_names_every_section() -> None:
     text = to_text(_patient())  # type: ignore[arg-type]
     assert text.startswith("Follow-up report\n================")
     assert "Journey j-1: osteoarthritis of knee, knee (left)" in text
-    assert re.search(r"2026-03-02\s+1\s+6w\s+5\s+-3\s+-38\s+yes\s+no", text)
+    assert re.search(r"2026-03-02\s+1\s+6w\s+5\s+-3\s+38\s+yes\s+no", text)
+    assert "Lower is better." in text
     assert "secret free text" not in text
 
 
@@ -72,8 +73,12 @@ def test_markdown_escapes_pipes_in_cells() -> None:
 def test_patient_csv_has_one_row_per_score_with_responder_columns() -> None:
     """CSV rows carry value, baseline, change and one column per responder rule."""
     rows = list(csv.DictReader(io.StringIO(to_csv(_patient()))))  # type: ignore[arg-type]
-    assert [r["time_point"] for r in rows] == ["", "6w", "3m"]
-    assert rows[1]["change"] == "-3.0"
+    assert [r["time_point"] for r in rows] == ["baseline", "6w", "3m"]
+    assert (rows[1]["change"], rows[1]["improvement"], rows[1]["improvement_pct"]) == (
+        "-3.0",
+        "3.0",
+        "37.5",
+    )
     assert rows[1]["responder_responder"] == "True"
     assert rows[0]["change"] == ""
 

@@ -22,8 +22,8 @@ from _report_journeys import (
     scores,
     treated,
 )
+from stemjourney import outcomes
 from stemjourney.exceptions import NotFoundError, ValidationError
-from stemjourney.reports import _measures as m
 from stemjourney.reports import cohort_report, patient_report, worklist_report
 
 INJECTED = DAY0 + timedelta(days=14)
@@ -65,7 +65,10 @@ def test_patient_report_compares_each_score_with_the_baseline_before_injection()
     before, six_weeks, three_months = series.points
     assert before.change is None
     assert before.responder == ()
-    assert (six_weeks.time_point, six_weeks.change, six_weeks.change_pct) == ("6w", -3, -37.5)
+    assert (six_weeks.time_point, six_weeks.change, six_weeks.improvement) == ("6w", -3, 3)
+    assert six_weeks.improvement_pct == 37.5
+    with pytest.warns(DeprecationWarning, match="improvement_pct"):
+        assert six_weeks.change_pct == 37.5
     assert dict(six_weeks.responder) == {"responder": True, "substantial": False}
     assert three_months.time_point == "3m"
     assert dict(three_months.responder) == {"responder": True, "substantial": True}
@@ -140,7 +143,11 @@ def test_second_cycle_scores_are_mapped_to_the_second_injection() -> None:
     j = inject_stored(j, second, "prod-x", move_first=False)
     j = scores(j, second, [(43, 3)])
     (series,) = patient_report([j], "p-1", on=date(2026, 9, 1)).journeys[0].series
-    assert [(p.cycle, p.time_point) for p in series.points] == [(1, None), (1, "6w"), (2, "6w")]
+    assert [(p.cycle, p.time_point) for p in series.points] == [
+        (None, "baseline"),
+        (1, "6w"),
+        (2, "6w"),
+    ]
     assert series.injections == (INJECTED.date(), second.date())
 
 
@@ -151,14 +158,15 @@ def test_function_scores_get_their_own_series_ordered_after_pain() -> None:
     assert [s.instrument for s in report.journeys[0].series] == ["nrs", "odi"]
 
 
-def test_measures_direction_follows_the_instrument() -> None:
-    """A rising KOOS is an improvement; a zero baseline has no per cent."""
+def test_responder_direction_follows_the_instrument() -> None:
+    """A rising KOOS is an improvement; a baseline at the best score has no per cent."""
     rule = sj.ResponderRule("koos_pain", "better", min_points=10)
-    assert m.is_responder(rule, 40, 55)
-    assert not m.is_responder(rule, 40, 30)
+    assert outcomes.meets(rule, outcomes.change_of("koos_pain", 40, 55))
+    assert not outcomes.meets(rule, outcomes.change_of("koos_pain", 40, 30))
     pct_rule = sj.ResponderRule("nrs", "pct", min_percent=30)
-    assert not m.is_responder(pct_rule, 0, 0)
-    assert m.change("nrs", 0, 3) == (3.0, None)
+    assert not outcomes.meets(pct_rule, outcomes.change_of("nrs", 0, 0))
+    moved = outcomes.change_of("nrs", 0, 3)
+    assert (moved.delta, moved.points, moved.percent) == (3.0, -3.0, None)
 
 
 def _cohort(journeys: list[sj.Journey], on: date = date(2026, 5, 1)) -> sj.reports.CohortReport:
@@ -276,7 +284,9 @@ def test_cohort_six_week_row_matches_plain_statistics(data: list[tuple[int, int,
     assert six.median == statistics.median(values)
     assert six.mean_change == pytest.approx(statistics.mean(changes))
     rule = sj.DEFAULT_PROTOCOL.rules_for("nrs")[0]
-    expected = sum(m.is_responder(rule, b, v) for b, v, _ in data) / len(data)
+    expected = sum(outcomes.meets(rule, outcomes.change_of("nrs", b, v)) for b, v, _ in data) / len(
+        data
+    )
     assert dict(six.responders)["responder"] == pytest.approx(expected)
 
 
@@ -293,11 +303,11 @@ def test_worklist_lists_unscored_visits_whose_window_meets_the_range() -> None:
     assert later.items[0].status == "overdue"
 
 
-def test_worklist_asks_a_store_for_followed_stages_only() -> None:
-    """A store is asked for the journeys in recovery and follow-up."""
+def test_worklist_streams_a_source_without_outcome_facts() -> None:
+    """A store-like source without outcome facts is streamed; its journeys give the rows."""
     store = FakeStore([treated(follow=[(42, 5)])])
     report = worklist_report(store, date(2026, 4, 1), date(2026, 4, 30))
-    assert store.calls == ["in:recovery", "in:follow_up"]
+    assert store.calls == ["iter", "iter"]
     assert report.as_dict()["items"][0]["time_point"] == "3m"
 
 
@@ -309,6 +319,13 @@ def test_worklist_refuses_an_end_before_the_start() -> None:
 
 def test_visit_window_status_runs_from_upcoming_to_missed() -> None:
     """A window's status moves with the day it is read on."""
-    w = m.visit_windows(sj.DEFAULT_PROTOCOL, date(2026, 1, 1))[0]
-    days = [w.start - timedelta(days=1), w.start, w.due + timedelta(days=1), w.end + timedelta(1)]
-    assert [w.status(d) for d in days] == ["upcoming", "in_window", "overdue", "missed"]
+    _, _, _, due, opens, closes = next(
+        outcomes.plan_windows({1: date(2026, 1, 1)}, sj.DEFAULT_PROTOCOL)
+    )
+    days = [opens - timedelta(days=1), opens, due + timedelta(days=1), closes + timedelta(1)]
+    assert [outcomes.open_status(due, opens, closes, d) for d in days] == [
+        "upcoming",
+        "in_window",
+        "overdue",
+        "missed",
+    ]

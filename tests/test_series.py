@@ -10,6 +10,7 @@ from stemjourney.outcomes import BASELINE, UNSCHEDULED, series
 
 SHOT = datetime(2025, 1, 31, 10, tzinfo=UTC)
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 
 
 def test_points_in_time_order_with_time_points() -> None:
@@ -37,7 +38,10 @@ def test_points_in_time_order_with_time_points() -> None:
 
 def test_change_and_responders_at_each_visit() -> None:
     """Each follow-up point carries its change and responder status."""
-    j = journey([SHOT], [sj.nrs(8, SHOT), sj.nrs(6, SHOT + 42 * DAY), sj.nrs(4, SHOT + 89 * DAY)])
+    j = journey(
+        [SHOT],
+        [sj.nrs(8, SHOT - HOUR), sj.nrs(6, SHOT + 42 * DAY), sj.nrs(4, SHOT + 89 * DAY)],
+    )
     s = series(j, "nrs")
     six = s.at("6w")
     assert six is not None
@@ -69,7 +73,7 @@ def test_per_cycle_compares_with_each_cycles_baseline() -> None:
     j = journey(
         [SHOT, second],
         [
-            sj.nrs(8, SHOT),
+            sj.nrs(8, SHOT - HOUR),
             sj.nrs(6, second - 2 * DAY),
             sj.nrs(3, second + 42 * DAY),
         ],
@@ -89,10 +93,31 @@ def test_per_cycle_compares_with_each_cycles_baseline() -> None:
 
 def test_series_of_a_questionnaire() -> None:
     """A KOOS series rises as the knee improves, and the change is positive."""
-    before = sj.Score(instrument="koos_pain", value=40, measured_at=SHOT)
+    before = sj.Score(instrument="koos_pain", value=40, measured_at=SHOT - HOUR)
     after = sj.Score(instrument="koos_pain", value=70, measured_at=SHOT + 180 * DAY)
     s = series(journey([SHOT], [before, after, sj.nrs(5, SHOT)]), "koos_pain")
     assert [p.time_point for p in s.points] == [BASELINE, "6m"]
     assert s.points[-1].change is not None
     assert s.points[-1].change.percent == 50.0
     assert s.points[-1].responders == ()
+
+
+def test_a_score_just_after_the_injection_follows_it_and_is_compared() -> None:
+    """A score an hour after the shot is in cycle 1, unscheduled, compared with the baseline."""
+    j = journey([SHOT], [sj.nrs(8, SHOT - HOUR), sj.nrs(7, SHOT + HOUR)])
+    first, after = series(j, "nrs").points
+    assert (first.time_point, first.cycle) == (BASELINE, None)
+    assert (after.time_point, after.cycle, after.days) == (UNSCHEDULED, 1, 0)
+    assert after.change is not None
+    assert after.change.points == 1.0
+
+
+def test_at_picks_the_score_nearest_the_due_date() -> None:
+    """Two scores in the 6-week window: the one nearer the due day stands for the time point."""
+    j = journey(
+        [SHOT],
+        [sj.nrs(8, SHOT - HOUR), sj.nrs(6, SHOT + 35 * DAY), sj.nrs(5, SHOT + 43 * DAY)],
+    )
+    six = series(j, "nrs").at("6w")
+    assert six is not None
+    assert six.score.value == 5.0

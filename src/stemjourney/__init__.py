@@ -3,6 +3,8 @@
 The public API is re-exported here; the implementation lives in private modules.
 """
 
+import warnings
+
 from stemjourney.clinical._patient import Patient, normalise_external_id
 from stemjourney.clinical._protocol import (
     DEFAULT_PROTOCOL,
@@ -44,7 +46,7 @@ from stemjourney.journey._engine import Engine
 from stemjourney.journey._guards import GuardContext
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.journey._pipeline import Guard, Pipeline, Stage, Transition
-from stemjourney.journey._table import DEFAULT_PIPELINE, OPEN_STAGES
+from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.outcomes import (
     baseline,
     schedule_status,
@@ -56,11 +58,22 @@ from stemjourney.store import Store, open_store
 
 __version__ = "0.1.0.dev0"
 
+
+def __getattr__(name: str) -> object:
+    if name == "OPEN_STAGES":
+        warnings.warn(
+            "stemjourney.OPEN_STAGES is deprecated; use DEFAULT_PIPELINE.open_stages",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return DEFAULT_PIPELINE.open_stages
+    raise AttributeError(f"module 'stemjourney' has no attribute {name!r}")
+
+
 __all__ = [
     "CONTRAINDICATIONS",
     "DEFAULT_PIPELINE",
     "DEFAULT_PROTOCOL",
-    "OPEN_STAGES",
     "WITHDRAWAL_CODES",
     "AEOutcome",
     "AdverseEvent",

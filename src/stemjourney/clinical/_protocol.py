@@ -9,6 +9,7 @@ minimal important changes of Ostelo 2008 (15 mm VAS, 10 ODI points).
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -89,25 +90,84 @@ class ScheduledVisit:
         return self.weeks * 7 + self.months * 31 + self.window_days
 
 
-@attrs.frozen
-class ResponderRule:
-    """A responder definition on one instrument.
+COMBINATORS = ("all", "any")
+"""How a responder rule joins its thresholds: ``all`` must be met, or ``any`` one."""
 
-    ``min_points`` and ``min_percent`` are improvements from baseline; with
-    ``require_all`` both must be met, otherwise either is enough.
+
+def _combinator(value: object) -> str:
+    if not isinstance(value, str) or value not in COMBINATORS:
+        raise ValidationError("combine", "is not a combinator", "'all' or 'any'")
+    return value
+
+
+@attrs.frozen(init=False)
+class ResponderRule:
+    """A responder definition on one instrument: thresholds on the improvement from baseline.
+
+    ``min_points`` is an improvement in the instrument's units and ``min_percent``
+    one in per cent of the baseline's distance from the best score (see
+    :func:`stemjourney.outcomes.change_of`). ``combine`` says how the thresholds
+    join: ``"all"`` (each one met) or ``"any"`` (at least one). ``source`` cites
+    where the thresholds come from.
+
+    >>> rule = ResponderRule("nrs", "responder", min_points=2, min_percent=30, combine="all")
+    >>> rule.combine, rule.require_all
+    ('all', True)
     """
 
     instrument: str = f.code_field()
     label: str = f.text(max_length=60)
     min_points: float | None = f.optional_quantity(low=0)
     min_percent: float | None = f.optional_quantity(low=0, high=100)
-    require_all: bool = f.flag(default=True)
+    combine: str = attrs.field(default="all", converter=_combinator)
+    source: str | None = f.optional_text(max_length=500)
+
+    def __init__(
+        self,
+        instrument: str,
+        label: str,
+        min_points: float | None = None,
+        min_percent: float | None = None,
+        combine: str | bool = "all",
+        *,
+        source: str | None = None,
+        require_all: bool | None = None,
+    ) -> None:
+        if isinstance(combine, bool):  # the old positional ``require_all``
+            require_all = combine
+        if require_all is not None:
+            warnings.warn(
+                "ResponderRule(require_all=...) is deprecated; use combine='all' or 'any'",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            combine = "all" if require_all else "any"
+        self.__attrs_init__(instrument, label, min_points, min_percent, combine, source)
 
     def __attrs_post_init__(self) -> None:
         if self.min_points is None and self.min_percent is None:
             raise ValidationError(
                 "ResponderRule", f"'{self.label}' has no threshold", "min_points or min_percent"
             )
+
+    @property
+    def require_all(self) -> bool:
+        """``True`` when every threshold must be met (deprecated: read ``combine``)."""
+        return self.combine == "all"
+
+    def describe(self) -> str:
+        """The rule in words, as the reports print it.
+
+        >>> DEFAULT_PROTOCOL.rules_for("nrs")[0].describe()
+        'an improvement of at least 2 points and at least 30 % from baseline'
+        """
+        parts = []
+        if self.min_points is not None:
+            parts.append(f"at least {self.min_points:g} points")
+        if self.min_percent is not None:
+            parts.append(f"at least {self.min_percent:g} %")
+        joiner = " and " if self.combine == "all" else " or "
+        return f"an improvement of {joiner.join(parts)} from baseline"
 
 
 def _schedule(value: Iterable[ScheduledVisit]) -> tuple[ScheduledVisit, ...]:
@@ -137,7 +197,17 @@ def _codes(value: Iterable[str]) -> tuple[str, ...]:
 
 @attrs.frozen(kw_only=True)
 class Protocol:
-    """A clinic's protocol. Build your own, or ``attrs.evolve(DEFAULT_PROTOCOL, ...)``."""
+    """A clinic's protocol. Build your own, or ``attrs.evolve(DEFAULT_PROTOCOL, ...)``.
+
+    - ``schedule``: the follow-up visits, offsets from the injection with windows;
+    - ``release``: the criteria a product must meet before injection;
+    - ``responder_rules``: the responder definitions, per instrument;
+    - ``minimum_rest``: the rest after an injection before follow-up (7 days);
+    - ``baseline_lookback``: how long before the first injection a score may be measured
+      and still be the baseline (90 days; see "How outcomes are computed");
+    - ``clock_skew``: how far in the future a time may be (5 minutes);
+    - ``instruments``: the instruments collected, the first one reported by default.
+    """
 
     name: str = f.text(max_length=100)
     schedule: tuple[ScheduledVisit, ...] = attrs.field(converter=_schedule)
@@ -160,6 +230,20 @@ class Protocol:
         return tuple(r for r in self.responder_rules if r.instrument == instrument)
 
 
+_FARRAR = (
+    "Farrar JT et al. Clinical importance of changes in chronic pain intensity measured "
+    "on an 11-point numerical pain rating scale. Pain 2001;94:149-158: a fall of about "
+    "2 points or 30 % matched 'much improved'; both are required here, the stricter reading."
+)
+_IMMPACT = (
+    "Dworkin RH et al. (IMMPACT). Interpreting the clinical importance of treatment "
+    "outcomes in chronic pain clinical trials. J Pain 2008;9:105-121: 50 % is substantial."
+)
+_OSTELO = (
+    "Ostelo RW et al. Interpreting change scores for pain and functional status in low "
+    "back pain. Spine 2008;33:90-94: 15 mm VAS, 10 ODI points, or 30 %."
+)
+
 DEFAULT_PROTOCOL = Protocol(
     name="default",
     schedule=(
@@ -171,10 +255,21 @@ DEFAULT_PROTOCOL = Protocol(
     ),
     release=ReleaseCriteria(70.0),
     responder_rules=(
-        ResponderRule("nrs", "responder", min_points=2, min_percent=30),
-        ResponderRule("nrs", "substantial", min_percent=50),
-        ResponderRule("vas", "responder", min_points=15, min_percent=30, require_all=False),
-        ResponderRule("odi", "responder", min_points=10, min_percent=30, require_all=False),
+        ResponderRule(
+            "nrs",
+            "responder",
+            min_points=2,
+            min_percent=30,
+            combine="all",
+            source=_FARRAR,
+        ),
+        ResponderRule("nrs", "substantial", min_percent=50, source=_IMMPACT),
+        ResponderRule(
+            "vas", "responder", min_points=15, min_percent=30, combine="any", source=_OSTELO
+        ),
+        ResponderRule(
+            "odi", "responder", min_points=10, min_percent=30, combine="any", source=_OSTELO
+        ),
     ),
 )
 """The protocol stemjourney uses when none is given."""

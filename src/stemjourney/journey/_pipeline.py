@@ -137,6 +137,9 @@ def _as_frozenset(value: Iterable[str]) -> frozenset[str]:
 class Pipeline:
     """A checked, frozen transition table.
 
+    ``outcomes`` are the stages that end a journey; ``void`` is the outcome that marks
+    a journey opened by mistake (left out of every report), if the pipeline has one.
+
     >>> from stemjourney import DEFAULT_PIPELINE
     >>> DEFAULT_PIPELINE.targets("consultation")
     ('harvest', 'ineligible', 'withdrawn', 'voided')
@@ -145,11 +148,16 @@ class Pipeline:
     transitions: tuple[Transition, ...] = attrs.field(converter=_as_tuple)
     initial: str = attrs.field(converter=str)
     outcomes: frozenset[str] = attrs.field(converter=_as_frozenset)
+    void: str | None = attrs.field(default=None, converter=attrs.converters.optional(str))
     _by_source: Mapping[str, tuple[Transition, ...]] = attrs.field(init=False, eq=False, repr=False)
     _by_pair: Mapping[tuple[str, str], Transition] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         _check_table(self.transitions, self.initial, self.outcomes)
+        if self.void is not None and self.void not in self.outcomes:
+            raise PipelineDefinitionError(
+                "the void stage is an outcome", f"'{self.void}' is not one of the outcomes"
+            )
         by_source: dict[str, list[Transition]] = {}
         for t in self.transitions:
             by_source.setdefault(t.source, []).append(t)
@@ -165,9 +173,23 @@ class Pipeline:
             seen.setdefault(t.target)
         return tuple(seen)
 
+    @property
+    def open_stages(self) -> tuple[str, ...]:
+        """The stages a journey can be in before it ends, in table order.
+
+        >>> from stemjourney import DEFAULT_PIPELINE
+        >>> DEFAULT_PIPELINE.open_stages[-1]
+        'follow_up'
+        """
+        return tuple(s for s in self.stages if s not in self.outcomes)
+
     def is_outcome(self, stage: str) -> bool:
         """True when ``stage`` ends a journey."""
         return stage in self.outcomes
+
+    def is_void(self, stage: str) -> bool:
+        """True when ``stage`` is the pipeline's void outcome (a journey opened by mistake)."""
+        return self.void is not None and stage == self.void
 
     def leaving(self, stage: str) -> tuple[Transition, ...]:
         """The transitions out of ``stage``, in table order."""

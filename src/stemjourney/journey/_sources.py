@@ -11,16 +11,20 @@ from typing import Protocol, runtime_checkable
 
 from stemjourney.clinical._patient import Patient
 from stemjourney.journey._journey import Journey
+from stemjourney.journey._pipeline import Pipeline
+from stemjourney.journey._table import DEFAULT_PIPELINE
 
 __all__ = [
     "ClinicSource",
     "JourneyFinder",
+    "PipelineHolder",
     "JourneySource",
     "PatientLister",
     "StreamingStore",
     "journeys_of",
     "patient_ids",
     "patients_with_journeys",
+    "pipeline_of",
     "stream",
 ]
 
@@ -65,6 +69,16 @@ class JourneyFinder(Protocol):
         ...
 
 
+@runtime_checkable
+class PipelineHolder(Protocol):
+    """A source that knows the pipeline its journeys follow (a store does)."""
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The pipeline of the source's journeys."""
+        ...
+
+
 JourneySource = StreamingStore | Iterable[Journey]
 """What a report reads: a store with ``iter_journeys()``, or journey values."""
 
@@ -99,3 +113,10 @@ def patients_with_journeys(
     """
     for pid in patient_ids(source) if ids is None else ids:
         yield source.patient(pid), journeys_of(source, pid)
+
+
+def pipeline_of(source: object) -> Pipeline:
+    """The pipeline of ``source``'s journeys: its own, or the default pipeline."""
+    if isinstance(source, PipelineHolder):
+        return source.pipeline
+    return DEFAULT_PIPELINE

@@ -14,12 +14,9 @@ from stemjourney.journey._guards import (
 )
 from stemjourney.journey._pipeline import Pipeline, Stage, Transition
 
-__all__ = ["DEFAULT_PIPELINE", "OPEN_STAGES"]
+__all__ = ["DEFAULT_PIPELINE"]
 
 S = Stage
-
-OPEN_STAGES = (S.CONSULTATION, S.HARVEST, S.PROCESSING, S.INJECTION, S.RECOVERY, S.FOLLOW_UP)
-"""The stages a journey can be in before it ends."""
 
 
 def _stops(source: Stage) -> list[Transition]:
@@ -52,5 +49,6 @@ DEFAULT_PIPELINE = Pipeline(
     transitions=_TABLE,
     initial=S.CONSULTATION,
     outcomes={S.COMPLETED, S.INELIGIBLE, S.WITHDRAWN, S.VOIDED},
+    void=S.VOIDED,
 )
 """The pipeline of the product: consultation to follow-up, with its loops and outcomes."""

@@ -1,7 +1,9 @@
 """Pain and function over time: instruments, baselines, change, responders, the schedule.
 
-Everything here is pure: it reads journeys and a protocol and returns values that
-reports, charts and the store use.
+This package is the one place where outcome arithmetic lives: every report and export
+calls it. Everything here is pure: it reads journeys (or their
+:class:`OutcomeFacts`) and a protocol and returns values. The rules are explained,
+with worked examples and sources, in the docs page "How outcomes are computed".
 """
 
 from stemjourney.clinical._instruments import (
@@ -20,21 +22,28 @@ from stemjourney.clinical._questionnaires import (
     score_koos,
     score_questionnaire,
 )
-from stemjourney.outcomes._baseline import (
-    Baseline,
-    Change,
-    baseline,
-    change,
-    day_of,
-    injection_dates,
+from stemjourney.outcomes._baseline import Baseline, baseline, baseline_index
+from stemjourney.outcomes._change import Change, change, change_of, improvement
+from stemjourney.outcomes._cycles import cycle_of, day_of, first_injections, injection_dates
+from stemjourney.outcomes._facts import OutcomeFacts, facts_of
+from stemjourney.outcomes._fold import CycleFacts, OutcomeFold, PointFacts, TextDays, VisitFacts
+from stemjourney.outcomes._responders import (
+    ResponderResult,
+    meets,
+    meets_values,
+    responder_status,
 )
-from stemjourney.outcomes._responders import ResponderResult, meets, responder_status
 from stemjourney.outcomes._schedule import (
     PlannedVisit,
     VisitState,
     VisitStatus,
+    Window,
+    as_day,
+    open_status,
+    plan_windows,
     planned_visits,
     schedule_status,
+    time_point_score,
     worklist,
 )
 from stemjourney.outcomes._series import BASELINE, UNSCHEDULED, Series, SeriesPoint, series
@@ -48,21 +57,38 @@ __all__ = [
     "UNSCHEDULED",
     "Baseline",
     "Change",
+    "CycleFacts",
     "Instrument",
     "InstrumentRegistry",
     "Item",
+    "OutcomeFacts",
+    "OutcomeFold",
     "PlannedVisit",
+    "PointFacts",
     "ResponderResult",
     "Series",
     "SeriesPoint",
+    "TextDays",
+    "VisitFacts",
     "VisitState",
     "VisitStatus",
+    "Window",
+    "as_day",
     "baseline",
+    "baseline_index",
     "change",
+    "change_of",
+    "cycle_of",
     "day_of",
+    "facts_of",
+    "first_injections",
     "get_instrument",
+    "improvement",
     "injection_dates",
     "meets",
+    "meets_values",
+    "open_status",
+    "plan_windows",
     "planned_visits",
     "recompute",
     "register_instrument",
@@ -71,5 +97,6 @@ __all__ = [
     "score_koos",
     "score_questionnaire",
     "series",
+    "time_point_score",
     "worklist",
 ]

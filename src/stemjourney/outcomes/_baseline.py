@@ -1,85 +1,63 @@
-"""Baselines per journey and per cycle, and change from baseline with direction handled.
+"""The baseline: the score every change is measured from.
 
-The baseline on an instrument is the last score on or before the day of the
-injection (the journey's first, or a cycle's), no older than the protocol's
-``baseline_lookback``. When there is none, :class:`Baseline` says so and why.
+The rule, in one place (see the docs page "How outcomes are computed"): the baseline
+on an instrument is the **last score on that instrument measured strictly before the
+clinical time of the first injection** of the journey (or of the cycle, for cycle
+views), and **no longer before it than the protocol's** ``baseline_lookback`` (90
+days by default). A score taken after the injection, even minutes after on the same
+day, is never a baseline. When there is none, :class:`Baseline` says so and why.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from bisect import bisect_left
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TypeVar
 
 import attrs
 
-from stemjourney.clinical._instruments import get_instrument
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney.clinical._records import Injection
 from stemjourney.clinical._scores import Score
-from stemjourney.exceptions import ValidationError
 from stemjourney.journey._journey import Journey
+from stemjourney.outcomes._change import Change, change
+from stemjourney.outcomes._cycles import injection_dates
 
-__all__ = ["Baseline", "Change", "baseline", "change", "day_of", "injection_dates"]
+__all__ = ["Baseline", "baseline", "baseline_index", "no_baseline_reason"]
 
-
-def day_of(moment: datetime, tz: tzinfo = UTC) -> date:
-    """The calendar day of ``moment`` in the clinic's timezone ``tz``."""
-    return moment.astimezone(tz).date()
-
-
-def injection_dates(journey: Journey) -> dict[int, datetime]:
-    """The first injection of each cycle that has one, by cycle, in cycle order."""
-    found: dict[int, datetime] = {}
-    for entry in journey.current_records():
-        if isinstance(entry.record, Injection):
-            at = entry.record.injected_at
-            if entry.cycle not in found or at < found[entry.cycle]:
-                found[entry.cycle] = at
-    return dict(sorted(found.items()))
+T = TypeVar("T", datetime, str)
 
 
-@attrs.frozen
-class Change:
-    """A score against its baseline, as an improvement: positive is better.
+def baseline_index(times: Sequence[T], injected: T, earliest: T) -> int | None:
+    """Where the baseline is among time-ordered ``times``: the last one strictly before
+    ``injected`` and not before ``earliest`` (the injection less the look-back).
 
-    ``points`` is the improvement in the instrument's units (a fall on NRS, a rise on
-    KOOS). ``percent`` is the improvement as a share of the room the baseline left
-    (its distance from the best end of the scale): ``(b - v) / b`` on NRS, VAS and ODI,
-    ``(v - b) / (100 - b)`` on KOOS and ASES; ``None`` when the baseline was already
-    at the best end.
+    Equal times keep their order (the later entry wins), so pass scores sorted by
+    time with a stable sort of the version order.
+
+    >>> baseline_index(["01", "05", "09"], "09", "02"), baseline_index(["01"], "09", "02")
+    (1, None)
     """
-
-    instrument: str
-    baseline: float
-    value: float
-    points: float
-    percent: float | None
-
-    @property
-    def delta(self) -> float:
-        """The raw difference, ``value - baseline``, whatever the direction."""
-        return self.value - self.baseline
+    last = bisect_left(times, injected) - 1
+    if last < 0 or times[last] < earliest:
+        return None
+    return last
 
 
-def change(before: Score, after: Score) -> Change:
-    """The change from ``before`` to ``after`` on one instrument.
-
-    >>> from datetime import datetime, UTC
-    >>> from stemjourney import nrs
-    >>> change(nrs(8, datetime(2025, 1, 6, tzinfo=UTC)), nrs(4, datetime(2025, 3, 3, tzinfo=UTC)))
-    Change(instrument='nrs', baseline=8.0, value=4.0, points=4.0, percent=50.0)
-    """
-    if before.instrument != after.instrument:
-        raise ValidationError(
-            "after",
-            f"is a {after.instrument} score, the baseline is {before.instrument}",
-            "two scores on the same instrument",
+def no_baseline_reason(
+    instrument: str, where: str, before: datetime | None, lookback: timedelta
+) -> str:
+    """Why there is no baseline: ``before`` is the last score before the injection, if any."""
+    days = f"{lookback.total_seconds() / 86400:g}"
+    if before is None:
+        return (
+            f"no {instrument} score before the injection of {where} "
+            "(a score after the injection is never a baseline)"
         )
-    spec = get_instrument(after.instrument)
-    sign = 1 if spec.higher_is_better else -1
-    points = sign * (after.value - before.value)
-    room = abs(spec.best - before.value)
-    percent = None if room == 0 else points * 100 / room
-    return Change(after.instrument, before.value, after.value, points, percent)
+    return (
+        f"the last {instrument} score before the injection of {where} is older than "
+        f"the protocol's look-back of {days} days"
+    )
 
 
 @attrs.frozen
@@ -121,10 +99,20 @@ def baseline(
 ) -> Baseline:
     """The baseline of ``journey`` on ``instrument``: for the journey, or for ``cycle``.
 
-    The last score measured on or before the injection day (in ``tz``), no more than
-    ``protocol.baseline_lookback`` before it. Nothing is guessed: without an
-    injection or a score in that span, the result has no score and a reason.
+    The last score measured strictly before the first injection (of the journey, or
+    of ``cycle``), no more than ``protocol.baseline_lookback`` before it. Nothing is
+    guessed: without an injection or a score in that span, the result has no score
+    and a reason. ``tz`` is accepted for symmetry with the schedule functions; the
+    rule compares clinical times, not days.
+
+    >>> from datetime import timedelta
+    >>> from stemjourney.testing import treated_journey
+    >>> j = treated_journey(scores=[(-3, 7), (0, 2), (42, 4)])
+    >>> b = baseline(j, "nrs")
+    >>> b.value, b.score.measured_at < b.injected_at
+    (7.0, True)
     """
+    del tz
     injections = injection_dates(journey)
     if cycle is None:
         injected = next(iter(injections.values()), None)
@@ -136,21 +124,13 @@ def baseline(
         return Baseline(
             journey.id, instrument, cycle, None, None, f"no injection recorded in {where}"
         )
-    day = day_of(injected, tz)
+    scores = journey.scores(instrument)
     lookback = protocol.baseline_lookback
-    found = None
-    for score in journey.scores(instrument):
-        measured = day_of(score.measured_at, tz)
-        if measured <= day and timedelta(days=(day - measured).days) <= lookback:
-            found = score
+    times = [s.measured_at for s in scores]
+    found = baseline_index(times, injected, injected - lookback)
     if found is None:
-        days = lookback.total_seconds() / 86400
-        return Baseline(
-            journey.id,
-            instrument,
-            cycle,
-            injected,
-            None,
-            f"no {instrument} score in the {days:g} days up to the injection on {day.isoformat()}",
-        )
-    return Baseline(journey.id, instrument, cycle, injected, found)
+        before = bisect_left(times, injected)
+        last = times[before - 1] if before else None
+        reason = no_baseline_reason(instrument, where, last, lookback)
+        return Baseline(journey.id, instrument, cycle, injected, None, reason)
+    return Baseline(journey.id, instrument, cycle, injected, scores[found])

@@ -4,9 +4,13 @@ Dates are calendar days in the clinic's timezone ``tz`` (UTC unless given): the 
 date is the injection day plus the visit's calendar months and weeks (python-dateutil,
 so 31 January plus one month is 28 or 29 February), and the window is the due date
 plus or minus ``window_days``, both ends included. A window never opens on or before
-the injection day (scores that day are baseline), and a cycle's windows close by the
-next cycle's injection day; visits due after it are dropped, as the new cycle's
-schedule replaces them. A score measured inside a window completes the visit.
+the injection day (that day belongs to the treatment, not to a follow-up visit), and
+a cycle's windows close by the next cycle's injection day; visits due after it are
+dropped, as the new cycle's schedule replaces them.
+
+A score (on any instrument) measured inside a window completes the visit. The score
+that stands for a time point on one instrument is the one nearest the due date
+(the earlier one on a tie): see :func:`time_point_score`.
 """
 
 from __future__ import annotations
@@ -26,16 +30,19 @@ from stemjourney.exceptions import ValidationError
 from stemjourney.journey._journey import Journey
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._table import DEFAULT_PIPELINE
-from stemjourney.outcomes._baseline import day_of, injection_dates
+from stemjourney.outcomes._cycles import day_of, injection_dates
 
 __all__ = [
     "PlannedVisit",
     "VisitState",
     "VisitStatus",
     "Window",
+    "as_day",
+    "open_status",
     "plan_windows",
     "planned_visits",
     "schedule_status",
+    "time_point_score",
     "worklist",
 ]
 
@@ -53,6 +60,18 @@ class VisitStatus(StrEnum):
     """The window closed with no score in it."""
     COMPLETED = "completed"
     """A score was measured inside the window."""
+
+
+def open_status(due: date, opens: date, closes: date, on: date) -> VisitStatus:
+    """Where a visit not yet done stands on ``on``: upcoming before its window opens, in
+    window up to the due date, overdue until the window closes, missed after."""
+    if on < opens:
+        return VisitStatus.UPCOMING
+    if on <= due:
+        return VisitStatus.IN_WINDOW
+    if on <= closes:
+        return VisitStatus.OVERDUE
+    return VisitStatus.MISSED
 
 
 @attrs.frozen
@@ -74,13 +93,7 @@ class PlannedVisit:
 
     def status_on(self, day: date) -> VisitStatus:
         """Where the visit stands on ``day`` when no score has completed it."""
-        if day < self.opens:
-            return VisitStatus.UPCOMING
-        if day <= self.due:
-            return VisitStatus.IN_WINDOW
-        if day <= self.closes:
-            return VisitStatus.OVERDUE
-        return VisitStatus.MISSED
+        return open_status(self.due, self.opens, self.closes, day)
 
 
 @attrs.frozen
@@ -174,7 +187,28 @@ def _shift(day: date, months: int, weeks: int) -> date:
     return shifted
 
 
-def _day(field: str, value: object, tz: tzinfo) -> date:
+def time_point_score(due: int, days: Iterable[int]) -> int | None:
+    """Which of ``days`` (ordinals of the scores inside one window, in time order) stands
+    for the time point due on the ordinal ``due``: the index of the one nearest the
+    due date, the earlier one on a tie; ``None`` when there is none.
+
+    >>> time_point_score(100, [95, 103, 105]), time_point_score(100, [97, 103])
+    (1, 0)
+    """
+    best = None
+    gap = 0
+    for index, day in enumerate(days):
+        off = abs(day - due)
+        if best is None or off < gap:
+            best, gap = index, off
+    return best
+
+
+def as_day(field: str, value: object, tz: tzinfo) -> date:
+    """``value`` as a calendar day: a date as it is, an aware datetime as its day in ``tz``.
+
+    Raises :class:`~stemjourney.exceptions.ValidationError` naming ``field`` otherwise.
+    """
     if isinstance(value, datetime):
         return day_of(v.aware(field, value), tz)
     if isinstance(value, date):
@@ -204,7 +238,7 @@ def schedule_status(
     Only scores measured on or before ``on`` count, so the status on a past day is
     what it was that day. ``on`` is a date, or an aware datetime (its day in ``tz``).
     """
-    day = _day("on", on, tz)
+    day = as_day("on", on, tz)
     scores = journey.scores()
     return tuple(
         _state(visit, day, scores, tz)
@@ -230,11 +264,11 @@ def worklist(
     completed visits unless ``include_completed``. Rows are sorted by due date, then
     journey id and cycle.
     """
-    first = _day("start", start, tz)
-    last = _day("end", end, tz)
+    first = as_day("start", start, tz)
+    last = as_day("end", end, tz)
     if last < first:
         raise ValidationError("end", "is before start", "a day on or after start")
-    day = first if on is None else _day("on", on, tz)
+    day = first if on is None else as_day("on", on, tz)
     rows = []
     for journey in journeys:
         if pipeline.is_outcome(journey.stage):

@@ -1,19 +1,21 @@
-"""Time series per journey and instrument: each score placed on the schedule, with
-change from baseline and responder status, as plain values for reports and charts.
+"""Time series per journey and instrument: each score placed on the schedule, with change
+from baseline and responder status, as plain values for reports and charts.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, tzinfo
+from datetime import UTC, date, tzinfo
 
 import attrs
 
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney.clinical._scores import Score
 from stemjourney.journey._journey import Journey
-from stemjourney.outcomes._baseline import Baseline, Change, baseline, day_of, injection_dates
+from stemjourney.outcomes._baseline import Baseline, baseline
+from stemjourney.outcomes._change import Change, change_of
+from stemjourney.outcomes._cycles import cycle_of, day_of, injection_dates
 from stemjourney.outcomes._responders import ResponderResult, responder_status
-from stemjourney.outcomes._schedule import planned_visits
+from stemjourney.outcomes._schedule import planned_visits, time_point_score
 
 __all__ = ["BASELINE", "UNSCHEDULED", "Series", "SeriesPoint", "series"]
 
@@ -27,11 +29,13 @@ UNSCHEDULED = "unscheduled"
 class SeriesPoint:
     """One score in a series.
 
-    ``cycle`` is the treatment round whose injection came before the score (``None``
-    for a score on or before the first injection day); ``time_point`` the visit label
-    whose window holds it, or :data:`BASELINE` or :data:`UNSCHEDULED`; ``days`` the
-    days since that injection. ``change`` and ``responders`` are empty without a
-    baseline, and for scores before the first injection.
+    ``cycle`` is the treatment round the score follows (the cycle whose first
+    injection is the latest one strictly before it; ``None`` before the first
+    injection); ``time_point`` the visit label whose window holds it, or
+    :data:`BASELINE` or :data:`UNSCHEDULED`; ``days`` the days since that cycle's
+    injection day; ``due`` the due day of its visit. ``change`` and ``responders``
+    are empty without a baseline, for scores before the first injection, and on an
+    instrument that is not registered.
     """
 
     score: Score
@@ -40,6 +44,7 @@ class SeriesPoint:
     days: int | None
     change: Change | None
     responders: tuple[ResponderResult, ...] = ()
+    due: date | None = None
 
     @property
     def responder(self) -> dict[str, bool]:
@@ -60,14 +65,19 @@ class Series:
     baseline: Baseline
     baselines: dict[int, Baseline]
     points: tuple[SeriesPoint, ...]
+    tz: tzinfo = attrs.field(default=UTC, repr=False)
 
     def at(self, time_point: str, cycle: int | None = 1) -> SeriesPoint | None:
-        """The last point at ``time_point`` in ``cycle``, or ``None``."""
-        found = None
-        for point in self.points:
-            if point.time_point == time_point and point.cycle == cycle:
-                found = point
-        return found
+        """The point that stands for ``time_point`` in ``cycle``: of the scores in its
+        window, the one nearest the due date (the earlier on a tie); ``None`` if none."""
+        found = [p for p in self.points if p.time_point == time_point and p.cycle == cycle]
+        if time_point in (BASELINE, UNSCHEDULED) or not found or found[0].due is None:
+            return found[-1] if found else None
+        due = found[0].due.toordinal()
+        pick = time_point_score(
+            due, [day_of(p.score.measured_at, self.tz).toordinal() for p in found]
+        )
+        return None if pick is None else found[pick]
 
 
 def series(
@@ -82,30 +92,34 @@ def series(
 
     Change and responder status are from the journey's baseline (before its first
     injection), or with ``per_cycle`` from the baseline of the cycle each score follows.
+
+    >>> from stemjourney.testing import treated_journey
+    >>> s = series(treated_journey(scores=[(-3, 8), (42, 4)]), "nrs")
+    >>> [(p.time_point, p.days, p.change.points if p.change else None) for p in s.points]
+    [('baseline', None, None), ('6w', 42, 4.0)]
     """
-    first = baseline(journey, instrument, protocol=protocol, tz=tz)
+    first = baseline(journey, instrument, protocol=protocol)
     injections = injection_dates(journey)
     baselines = {
-        cycle: baseline(journey, instrument, cycle=cycle, protocol=protocol, tz=tz)
-        if per_cycle
-        else first
+        cycle: baseline(journey, instrument, cycle=cycle, protocol=protocol) if per_cycle else first
         for cycle in injections
     }
     anchors = {id(b.score) for b in (first, *baselines.values()) if b.score is not None}
     visits = planned_visits(journey, protocol=protocol, tz=tz)
+    rules = protocol.rules_for(instrument)
     points = []
     for score in journey.scores(instrument):
         day = day_of(score.measured_at, tz)
-        cycle = None
-        days = None
-        for c, injected_at in injections.items():
-            start = day_of(injected_at, tz)
-            if start < day:
-                cycle, days = c, (day - start).days
-        label = next((p.label for p in visits if p.cycle == cycle and p.contains(day)), None)
-        if label is None:
+        cycle = cycle_of(score.measured_at, injections)
+        days = None if cycle is None else (day - day_of(injections[cycle], tz)).days
+        visit = next((p for p in visits if p.cycle == cycle and p.contains(day)), None)
+        if visit is not None:
+            label = visit.label
+        else:
             label = BASELINE if id(score) in anchors else UNSCHEDULED
-        moved = None if cycle is None else baselines[cycle].change_to(score)
-        results = () if moved is None else responder_status(moved, protocol.rules_for(instrument))
-        points.append(SeriesPoint(score, cycle, label, days, moved, results))
-    return Series(journey.id, instrument, first, baselines, tuple(points))
+        base = None if cycle is None else baselines[cycle].value
+        moved = None if base is None else change_of(instrument, base, score.value)
+        results = () if moved is None else responder_status(moved, rules)
+        due = None if visit is None else visit.due
+        points.append(SeriesPoint(score, cycle, label, days, moved, results, due))
+    return Series(journey.id, instrument, first, baselines, tuple(points), tz)

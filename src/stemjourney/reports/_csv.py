@@ -53,7 +53,8 @@ def _patient(report: PatientReport) -> str:
         "value",
         "baseline",
         "change",
-        "change_pct",
+        "improvement",
+        "improvement_pct",
         *(f"responder_{label}" for label in labels),
     ]
     rows = []
@@ -76,7 +77,8 @@ def _patient(report: PatientReport) -> str:
                         p.value,
                         s.baseline,
                         p.change,
-                        p.change_pct,
+                        p.improvement,
+                        p.improvement_pct,
                         *(verdicts.get(label) for label in labels),
                     ]
                 )

@@ -13,8 +13,9 @@ import jinja2
 from markupsafe import Markup
 
 from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
+from stemjourney.outcomes import BASELINE
 from stemjourney.reports._charts import Axis, Bar, bar_chart, line_chart, nice_ticks
-from stemjourney.reports._cohort import BASELINE, CohortGroup, CohortReport
+from stemjourney.reports._cohort import CohortGroup, CohortReport
 from stemjourney.reports._patient_report import PatientReport, ScoreSeries
 from stemjourney.reports._tables import Report, Section, group_title, sections
 

@@ -1,21 +1,29 @@
-"""One patient's follow-up report as data: timeline, scores against baseline, events, next visit."""
+"""One patient's follow-up report as data: timeline, scores against baseline, events, next visit.
+
+Every number comes from :mod:`stemjourney.outcomes`: each instrument's
+:func:`~stemjourney.outcomes.series` (the journey's baseline, each score's time point,
+change and responder status) and :func:`~stemjourney.outcomes.schedule_status` (the
+visits). This module only lays them out.
+"""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, tzinfo
 from typing import Any
 
 import attrs
 
-from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
+from stemjourney.clinical._instruments import INSTRUMENTS, PAIN_INSTRUMENTS
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney.clinical._records import AdverseEvent
-from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import NotFoundError
 from stemjourney.journey._journey import Journey
-from stemjourney.journey._sources import journeys_of
-from stemjourney.reports import _measures as m
+from stemjourney.journey._pipeline import Pipeline
+from stemjourney.journey._sources import journeys_of, pipeline_of
+from stemjourney.journey._table import DEFAULT_PIPELINE
+from stemjourney.outcomes import VisitStatus, day_of, injection_dates, schedule_status, series
 from stemjourney.reports._serialise import plain
 from stemjourney.reports._source import patient_of, today
 
@@ -30,7 +38,7 @@ __all__ = [
     "patient_report",
 ]
 
-_FOLLOWED = ("recovery", "follow_up")
+_DONE = (VisitStatus.COMPLETED, VisitStatus.MISSED)
 
 
 @attrs.frozen
@@ -47,27 +55,50 @@ class TimelineStep:
 class ScorePoint:
     """One score with its change from the journey's baseline and responder status by rule label.
 
-    ``change`` and ``responder`` are empty before the first injection or without a baseline.
+    ``cycle`` is the cycle the score follows (``None`` before the first injection);
+    ``time_point`` its visit label, ``'baseline'`` or ``'unscheduled'``; ``change``
+    is ``value - baseline`` as measured, ``improvement`` the same in the instrument's
+    good direction and ``improvement_pct`` that as a per cent of the baseline's
+    distance from the best score (see :class:`stemjourney.outcomes.Change`). They and
+    ``responder`` are empty before the first injection or without a baseline.
     """
 
     measured_on: date
     value: float
-    cycle: int
+    cycle: int | None
     time_point: str | None = None
     change: float | None = None
-    change_pct: float | None = None
+    improvement: float | None = None
+    improvement_pct: float | None = None
     responder: tuple[tuple[str, bool], ...] = ()
+
+    @property
+    def change_pct(self) -> float | None:
+        """Deprecated: the per cent improvement, :attr:`improvement_pct`."""
+        warnings.warn(
+            "ScorePoint.change_pct is deprecated; read improvement_pct (the per cent "
+            "improvement relative to the baseline's distance from the best score)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.improvement_pct
 
 
 @attrs.frozen
 class ScoreSeries:
-    """The scores of one instrument over a journey, with the baseline they are compared to."""
+    """The scores of one instrument over a journey, with the baseline they are compared to.
+
+    ``baseline_reason`` says why there is no baseline, when there is none;
+    ``higher_is_better`` gives the instrument's direction (``None`` if unregistered).
+    """
 
     instrument: str
     baseline: float | None
     baseline_on: date | None
     points: tuple[ScorePoint, ...]
     injections: tuple[date, ...] = ()
+    baseline_reason: str | None = None
+    higher_is_better: bool | None = None
 
 
 @attrs.frozen
@@ -134,66 +165,70 @@ def _instrument_order(protocol: Protocol, instruments: Iterable[str]) -> list[st
     return sorted(set(instruments), key=lambda name: (rank.get(name, len(rank)), name))
 
 
-def _series(
-    journey: Journey, instrument: str, scores: list[Score], protocol: Protocol
-) -> ScoreSeries:
-    starts = m.cycle_starts(journey)
-    cycles = sorted(starts.items())
-    first = cycles[0][1] if cycles else None
-    base = None if first is None else m.last_before(scores, first)
-    windows = {c: m.visit_windows(protocol, at.date()) for c, at in cycles}
-    rules = protocol.rules_for(instrument)
-    points = []
-    for score in scores:
-        cycle = next((c for c, at in reversed(cycles) if at <= score.measured_at), None)
-        if cycle is None or base is None:
-            points.append(
-                ScorePoint(score.measured_at.date(), score.value, cycle or journey.history[0].cycle)
-            )
-            continue
-        day = score.measured_at.date()
-        label = next((w.label for w in windows[cycle] if w.contains(day)), None)
-        points_change, pct = m.change(instrument, base.value, score.value)
-        verdicts = tuple((r.label, m.is_responder(r, base.value, score.value)) for r in rules)
-        points.append(ScorePoint(day, score.value, cycle, label, points_change, pct, verdicts))
+def _series(journey: Journey, instrument: str, protocol: Protocol, tz: tzinfo) -> ScoreSeries:
+    found = series(journey, instrument, protocol=protocol, tz=tz)
+    base = found.baseline
+    points = tuple(
+        ScorePoint(
+            day_of(p.score.measured_at, tz),
+            p.score.value,
+            p.cycle,
+            p.time_point,
+            None if p.change is None else p.change.delta,
+            None if p.change is None else p.change.points,
+            None if p.change is None else p.change.percent,
+            tuple((r.label, r.met) for r in p.responders),
+        )
+        for p in found.points
+    )
+    spec = INSTRUMENTS.get(instrument)
     return ScoreSeries(
         instrument,
-        None if base is None else base.value,
-        None if base is None else base.measured_at.date(),
-        tuple(points),
-        tuple(at.date() for _, at in cycles),
+        base.value,
+        None if base.score is None else day_of(base.score.measured_at, tz),
+        points,
+        tuple(day_of(at, tz) for at in injection_dates(journey).values()),
+        base.reason,
+        None if spec is None else spec.higher_is_better,
     )
 
 
-def _next_visit(journey: Journey, protocol: Protocol, on: date) -> NextVisit | None:
-    starts = m.cycle_starts(journey)
-    if journey.stage not in _FOLLOWED or journey.cycle not in starts:
+def _next_visit(
+    journey: Journey, protocol: Protocol, pipeline: Pipeline, on: date, tz: tzinfo
+) -> NextVisit | None:
+    """The first visit not done and not missed, of the journey's current cycle."""
+    if pipeline.is_outcome(journey.stage):
         return None
-    injected = starts[journey.cycle]
-    windows = m.visit_windows(protocol, injected.date())
-    done = m.visits_done(windows, m.contact_days(journey, injected))
-    for w in windows:
-        if w.label not in done and w.status(on) != "missed":
-            return NextVisit(w.label, journey.cycle, w.due, w.start, w.end, w.status(on))
+    for state in schedule_status(journey, on, protocol=protocol, tz=tz):
+        visit = state.visit
+        if visit.cycle != journey.cycle or state.status in _DONE:
+            continue
+        return NextVisit(
+            visit.label, visit.cycle, visit.due, visit.opens, visit.closes, state.status.value
+        )
     return None
 
 
-def journey_report(journey: Journey, *, protocol: Protocol, on: date) -> JourneyReport:
+def journey_report(
+    journey: Journey,
+    *,
+    protocol: Protocol,
+    on: date,
+    pipeline: Pipeline = DEFAULT_PIPELINE,
+    tz: tzinfo = UTC,
+) -> JourneyReport:
     """The part of the patient report about one journey."""
     timeline = tuple(
-        TimelineStep(e.target, e.cycle, e.occurred_at.date(), e.reason) for e in journey.history
+        TimelineStep(e.target, e.cycle, day_of(e.occurred_at, tz), e.reason)
+        for e in journey.history
     )
-    scores = journey.scores()
-    by_instrument: dict[str, list[Score]] = {}
-    for s in scores:
-        by_instrument.setdefault(s.instrument, []).append(s)
-    series = tuple(
-        _series(journey, name, by_instrument[name], protocol)
-        for name in _instrument_order(protocol, by_instrument)
+    instruments = {s.instrument for s in journey.scores()}
+    scored = tuple(
+        _series(journey, name, protocol, tz) for name in _instrument_order(protocol, instruments)
     )
     events = tuple(
         AdverseEventLine(
-            e.record.onset_at.date(),
+            day_of(e.record.onset_at, tz),
             e.cycle,
             e.record.site,
             e.record.grade,
@@ -213,9 +248,9 @@ def journey_report(journey: Journey, *, protocol: Protocol, on: date) -> Journey
         journey.stage,
         journey.cycle,
         timeline,
-        series,
+        scored,
         tuple(sorted(events, key=lambda e: e.onset)),
-        _next_visit(journey, protocol, on),
+        _next_visit(journey, protocol, pipeline, on, tz),
     )
 
 
@@ -225,24 +260,31 @@ def patient_report(
     *,
     on: date | None = None,
     protocol: Protocol = DEFAULT_PROTOCOL,
+    tz: tzinfo = UTC,
 ) -> PatientReport:
     """One patient's follow-up report: every journey's timeline, scores, events and next visit.
 
     ``store_or_journeys`` is a store (its ``journeys_of`` and ``patient`` are used) or
     any iterable of journeys; ``on`` (today by default) decides which visits are due.
-    Voided journeys are left out. Raises :class:`~stemjourney.exceptions.NotFoundError`
-    when the patient has no journey and the store does not know them.
+    Days are in ``tz``. Journeys in the pipeline's void stage are left out. Raises
+    :class:`~stemjourney.exceptions.NotFoundError` when the patient has no journey and
+    the store does not know them.
     """
     day = today() if on is None else on
     patient = patient_of(store_or_journeys, patient_id)
-    journeys = [j for j in journeys_of(store_or_journeys, patient_id) if j.stage != "voided"]
+    pipeline = pipeline_of(store_or_journeys)
+    journeys = [
+        j for j in journeys_of(store_or_journeys, patient_id) if not pipeline.is_void(j.stage)
+    ]
     if not journeys and patient is None:
         raise NotFoundError("patient", patient_id)
     journeys.sort(key=lambda j: (j.opened_at, j.id))
     return PatientReport(
         patient_id,
         day,
-        tuple(journey_report(j, protocol=protocol, on=day) for j in journeys),
+        tuple(
+            journey_report(j, protocol=protocol, on=day, pipeline=pipeline, tz=tz) for j in journeys
+        ),
         None if patient is None else patient.external_id,
         None if patient is None else patient.display_name,
     )

@@ -51,8 +51,10 @@ def _series_section(s: ScoreSeries) -> Section:
     base = (
         f"Baseline {fmt(s.baseline)} on {s.baseline_on}."
         if s.baseline is not None
-        else "No baseline before the first injection."
+        else f"No baseline: {s.baseline_reason or 'no injection yet'}."
     )
+    if s.higher_is_better is not None:
+        base += " Higher is better." if s.higher_is_better else " Lower is better."
     injected = ", ".join(str(d) for d in s.injections) or "none yet"
     rows = []
     for p in s.points:
@@ -60,11 +62,11 @@ def _series_section(s: ScoreSeries) -> Section:
         rows.append(
             (
                 str(p.measured_on),
-                str(p.cycle),
+                fmt(p.cycle),
                 p.time_point or "-",
                 fmt(p.value),
                 fmt(p.change),
-                fmt(p.change_pct, 0),
+                fmt(p.improvement_pct, 0),
                 *(fmt(verdicts.get(label)) for label in labels),
             )
         )
@@ -72,7 +74,7 @@ def _series_section(s: ScoreSeries) -> Section:
         f"Scores: {s.instrument}",
         3,
         (base, f"Injections: {injected}."),
-        ("date", "cycle", "time point", "score", "change", "change %", *labels),
+        ("date", "cycle", "time point", "score", "change", "improvement %", *labels),
         tuple(rows),
     )
 

@@ -1,24 +1,24 @@
-"""The follow-up work-list, as data: who is due or overdue for a visit between two dates."""
+"""The follow-up work-list, as data: who is due or overdue for a visit between two dates.
+
+The visits and their status come from :class:`stemjourney.outcomes.OutcomeFold` (the
+schedule's rules); this module picks the rows in the date range and lays them out.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import attrs
 
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney.exceptions import ValidationError
-from stemjourney.journey._journey import Journey
-from stemjourney.journey._sources import stream
-from stemjourney.outcomes import worklist
-from stemjourney.outcomes._schedule import PlannedVisit, Window, plan_windows
-from stemjourney.outcomes._schedule import _day as day_in
+from stemjourney.journey._sources import JourneySource, pipeline_of
+from stemjourney.outcomes import OutcomeFacts, OutcomeFold, VisitStatus, as_day
+from stemjourney.outcomes._sources import FactSource, outcome_facts
 from stemjourney.reports._serialise import plain
 
 __all__ = ["WORK_ITEM_COLUMNS", "WorkItem", "Worklist", "worklist_report"]
-
-_FOLLOWED = ("recovery", "follow_up")
 
 
 @attrs.frozen
@@ -64,132 +64,65 @@ class Worklist:
         return out
 
 
-def _followed(source: Any) -> list[Journey]:
-    finder = getattr(source, "journeys_in", None)
-    if finder is not None:
-        return [j for stage in _FOLLOWED for j in finder(stage)]
-    return [j for j in stream(source) if j.stage in _FOLLOWED]
-
-
-class _Days:
-    """UTC days of the store's time text, parsed once per day."""
-
-    def __init__(self) -> None:
-        self.known: dict[str, date] = {}
-
-    def __call__(self, text: str) -> date:
-        key = text[:10]
-        found = self.known.get(key)
-        if found is None:
-            found = self.known[key] = date.fromisoformat(key)
-        return found
-
-
-def _from_facts(
-    facts_of: Any, first: date, last: date, on: date, protocol: Protocol
-) -> list[WorkItem]:
-    """The work-list from the store's plain rows: the same rows :func:`worklist` gives.
-
-    The visits are planned once per set of injection days (a clinic has few days
-    and many journeys), and only the journeys with a visit in range have their
-    scores read: those measured from the earliest window's first day.
-    """
-    day = _Days()
-    planned: dict[tuple[tuple[int, str], ...], list[Window]] = {}
-    found: dict[str, tuple[Any, list[Window]]] = {}
-    for facts in facts_of(stages=_FOLLOWED, with_scores=False):
-        firsts: dict[int, str] = {}
-        for cycle, at in facts.injections:
-            known = firsts.get(cycle)
-            if known is None or at < known:
-                firsts[cycle] = at
-        key = tuple((cycle, at[:10]) for cycle, at in sorted(firsts.items()))
-        windows = planned.get(key)
-        if windows is None:
-            injected = {cycle: day(text) for cycle, text in key}
-            windows = planned[key] = [
-                w for w in plan_windows(injected, protocol) if w[4] <= last and w[5] >= first
-            ]
-        if windows:
-            found[facts.journey_id] = (facts, windows)
-    items: list[WorkItem] = []
-    if not found:
-        return items
-    # A visit is completed by a score inside its window: older scores cannot matter.
-    since = min(w[4] for _, windows in found.values() for w in windows)
-    for scored in facts_of(
-        journey_ids=list(found),
-        with_scores=True,
-        with_records=False,
-        scores_since=datetime(since.year, since.month, since.day, tzinfo=UTC),
-    ):
-        facts, windows = found[scored.journey_id]
-        days = [d for d in (day(at) for at, _ in scored.scores) if d <= on]
-        for w in windows:
-            visit = PlannedVisit(facts.journey_id, facts.patient_id, *w)
-            if any(visit.opens <= d <= visit.closes for d in days):
-                continue
-            items.append(
-                WorkItem(
-                    facts.patient_id,
-                    facts.journey_id,
-                    facts.condition,
-                    facts.site,
-                    facts.side,
-                    visit.cycle,
-                    visit.label,
-                    visit.due,
-                    visit.opens,
-                    visit.closes,
-                    visit.status_on(on).value,
-                )
-            )
-    items.sort(key=lambda i: (i.due, i.journey_id, i.cycle))
-    return items
-
-
 def worklist_report(
-    store: Any,
-    start: date,
-    end: date,
+    store: JourneySource | FactSource,
+    start: date | datetime,
+    end: date | datetime,
     *,
-    on: date | None = None,
+    on: date | datetime | None = None,
     protocol: Protocol = DEFAULT_PROTOCOL,
+    tz: tzinfo = UTC,
 ) -> Worklist:
     """Who is due or overdue for follow-up from ``start`` to ``end`` (both included).
 
-    Reads the journeys in recovery or follow-up (from a store, or any iterable of
-    journeys); a visit is listed while it has no score
-    inside its window (see :func:`stemjourney.outcomes.worklist`). Raises
+    Reads every journey that has not ended (from a store, or any iterable of
+    journeys); a visit is listed while no score completes it (see
+    :func:`stemjourney.outcomes.worklist`, which gives the same visits), with its
+    status on ``on`` (the ``start`` day unless given). Days are in ``tz``. Raises
     :class:`~stemjourney.exceptions.ValidationError` when ``end`` is before ``start``.
     """
-    day = start if on is None else on
-    facts_of = getattr(store, "iter_outcome_facts", None)
-    if facts_of is not None:
-        first, last = day_in("start", start, UTC), day_in("end", end, UTC)
-        if last < first:
-            raise ValidationError("end", "is before start", "a day on or after start")
-        items = _from_facts(facts_of, first, last, day_in("on", day, UTC), protocol)
-        return Worklist(start, end, day, tuple(items))
-    journeys = {j.id: j for j in _followed(store)}
-    states = worklist(journeys.values(), start, end, protocol=protocol, on=day)
-    items = []
-    for state in states:
-        j = journeys[state.journey_id]
-        visit = state.visit
-        items.append(
-            WorkItem(
-                j.patient_id,
-                j.id,
-                j.condition,
-                j.site,
-                j.side.value,
-                visit.cycle,
-                visit.label,
-                visit.due,
-                visit.opens,
-                visit.closes,
-                state.status.value,
-            )
+    first, last = as_day("start", start, tz), as_day("end", end, tz)
+    if last < first:
+        raise ValidationError("end", "is before start", "a day on or after start")
+    day = first if on is None else as_day("on", on, tz)
+    fold = OutcomeFold(protocol, protocol.instruments[0], on=day, tz=tz)
+    stages = pipeline_of(store).open_stages
+    # First the injections only, to find the journeys with a visit in range; then the
+    # scores of just those, from the earliest window's first day (older ones cannot
+    # complete a visit in range).
+    found: dict[str, OutcomeFacts] = {}
+    since = last
+    for facts in outcome_facts(store, stages=stages, with_scores=False):
+        windows = [w for w in fold.windows_of(facts) if w[4] <= last and w[5] >= first]
+        if windows:
+            found[facts.journey_id] = facts
+            since = min(since, *(w[4] for w in windows))
+    items: list[WorkItem] = []
+    if found:
+        scored = outcome_facts(
+            store,
+            journey_ids=list(found),
+            scores_since=datetime(since.year, since.month, since.day, tzinfo=tz),
         )
-    return Worklist(start, end, day, tuple(items))
+        for facts in scored:
+            for visit in fold.visits(facts):
+                cycle, label, _, due, opens, closes = visit.window
+                if opens > last or closes < first or visit.status is VisitStatus.COMPLETED:
+                    continue
+                items.append(
+                    WorkItem(
+                        facts.patient_id,
+                        facts.journey_id,
+                        facts.condition,
+                        facts.site,
+                        facts.side,
+                        cycle,
+                        label,
+                        due,
+                        opens,
+                        closes,
+                        visit.status.value,
+                    )
+                )
+    items.sort(key=lambda i: (i.due, i.journey_id, i.cycle))
+    return Worklist(first, last, day, tuple(items))

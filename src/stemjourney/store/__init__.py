@@ -18,9 +18,9 @@ from stemjourney.journey._clock import Clock
 from stemjourney.journey._engine import Engine
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._table import DEFAULT_PIPELINE
+from stemjourney.outcomes import OutcomeFacts
 from stemjourney.store._connect import Target, configure, connect
 from stemjourney.store._errors import map_errors
-from stemjourney.store._facts import OutcomeFacts
 from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION, check_and_migrate
 from stemjourney.store._store import Store
 from stemjourney.store._verify import VerifyReport

@@ -1,8 +1,10 @@
-"""Outcome facts: what the outcome reports need of each journey, read as plain rows.
+"""Outcome facts read straight from the tables: the store's producer of ``OutcomeFacts``.
 
-The cohort report and the work-list look at a journey's identity and stage, its
-injections and adverse events, and its scores; nothing else. Reading those columns
-straight from the tables, instead of rebuilding every journey with its whole
+The outcome arithmetic looks at a journey's identity and stage, its injections and
+adverse events, and its scores; nothing else (see
+:class:`stemjourney.outcomes.OutcomeFacts`, which
+:func:`stemjourney.outcomes.facts_of` takes from a journey value). Reading those
+columns straight from the tables, instead of rebuilding every journey with its whole
 history, keeps a report over a hundred thousand journeys a light loop. Everything
 returned is in force (an amended entry is replaced by its amendment, as
 ``Journey.current_records`` does); times are the store's fixed-width UTC text, which
@@ -21,28 +23,9 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from stemjourney.outcomes import OutcomeFacts
+
 __all__ = ["OutcomeFacts", "iter_facts"]
-
-
-class OutcomeFacts(NamedTuple):
-    """One journey as the outcome reports see it.
-
-    ``injections`` are (cycle, injected_at) and ``adverse_events`` (cycle, serious)
-    of the records in force, in version order; ``scores`` are (measured_at, value)
-    of the scores in force (of one instrument when one was asked for), in version
-    order. Times are UTC text as the store keeps them.
-    """
-
-    journey_id: str
-    patient_id: str
-    condition: str
-    site: str
-    side: str
-    cell_source: str
-    stage: str
-    injections: tuple[tuple[int, str], ...]
-    adverse_events: tuple[tuple[int, bool], ...]
-    scores: tuple[tuple[str, float], ...]
 
 
 _JOURNEYS = "SELECT id, patient_id, condition, site, side, cell_source, stage FROM journeys"

@@ -15,6 +15,7 @@ from typing import Any
 from stemjourney.clinical import _validation as v
 from stemjourney.clinical._codec import time_text
 from stemjourney.clinical._patient import Patient, normalise_external_id
+from stemjourney.clinical._protocol import Protocol
 from stemjourney.clinical._records import Record
 from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import (
@@ -27,12 +28,14 @@ from stemjourney.exceptions import (
 )
 from stemjourney.journey._engine import Engine
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney.journey._pipeline import Pipeline
+from stemjourney.outcomes import OutcomeFacts
 from stemjourney.store import _queries as q
 from stemjourney.store import _rows as r
 from stemjourney.store import _writes as w
 from stemjourney.store._connect import create_private
 from stemjourney.store._errors import map_errors
-from stemjourney.store._facts import OutcomeFacts, iter_facts
+from stemjourney.store._facts import iter_facts
 from stemjourney.store._import import import_scores
 from stemjourney.store._verify import VerifyReport, verify
 
@@ -81,6 +84,16 @@ class Store:
         self._cache: OrderedDict[str, Journey] = OrderedDict()
 
     # -- plumbing ---------------------------------------------------------------------
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The pipeline the store's journeys follow (its engine's)."""
+        return self.engine.pipeline
+
+    @property
+    def protocol(self) -> Protocol:
+        """The protocol the store's engine applies."""
+        return self.engine.protocol
 
     def __enter__(self) -> Store:
         return self

@@ -5,6 +5,7 @@ Needs Hypothesis (``pip install stemjourney[test]``). See the how-to
 """
 
 from stemjourney.testing._clock import ManualClock
+from stemjourney.testing._examples import EXAMPLE_INJECTION, treated_journey
 from stemjourney.testing._machine import JourneyMachine, Refusal
 from stemjourney.testing._memory_store import memory_store
 from stemjourney.testing._sequences import move_sequences
@@ -30,6 +31,7 @@ from stemjourney.testing._strategies import (
 
 __all__ = [
     "DEFAULT_START",
+    "EXAMPLE_INJECTION",
     "JourneyMachine",
     "ManualClock",
     "MoveStep",
@@ -54,5 +56,6 @@ __all__ = [
     "play",
     "processings",
     "records",
+    "treated_journey",
     "withdrawal_reasons",
 ]

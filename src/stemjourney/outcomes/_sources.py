@@ -1,0 +1,86 @@
+"""Outcome facts from any source: a store answers with its own SQL, journeys are read here.
+
+This is the one way a report gets :class:`~stemjourney.outcomes.OutcomeFacts`: from a
+store's :meth:`~stemjourney.store.Store.iter_outcome_facts`, or, for journey values,
+:func:`~stemjourney.outcomes.facts_of`. Both give the same facts for the same journey.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from stemjourney.clinical._codec import time_text
+from stemjourney.journey._sources import JourneySource, stream
+from stemjourney.outcomes._facts import OutcomeFacts, facts_of
+
+__all__ = ["FactSource", "outcome_facts"]
+
+
+@runtime_checkable
+class FactSource(Protocol):
+    """A source that reads outcome facts itself (``stemjourney.store.Store`` does)."""
+
+    def iter_outcome_facts(
+        self,
+        *,
+        instrument: str | None = None,
+        stages: Sequence[str] | None = None,
+        journey_ids: Iterable[str] | None = None,
+        with_scores: bool = True,
+        scores_since: datetime | None = None,
+    ) -> Iterator[OutcomeFacts]:
+        """The facts of every journey (or those in ``stages``, or of ``journey_ids``)."""
+        ...
+
+
+def outcome_facts(
+    source: JourneySource | FactSource,
+    *,
+    instrument: str | None = None,
+    stages: Sequence[str] | None = None,
+    journey_ids: Iterable[str] | None = None,
+    with_scores: bool = True,
+    scores_since: datetime | None = None,
+) -> Iterator[OutcomeFacts]:
+    """The outcome facts of every journey of ``source`` (a store gives them by journey id).
+
+    Only those in ``stages`` and of ``journey_ids`` when given; ``instrument`` keeps
+    the scores of one instrument (``None`` keeps them all); ``with_scores=False``
+    keeps none; ``scores_since`` (with ``journey_ids``) keeps those measured then or
+    later.
+    """
+    if isinstance(source, FactSource):
+        return source.iter_outcome_facts(
+            instrument=instrument,
+            stages=stages,
+            journey_ids=journey_ids,
+            with_scores=with_scores,
+            scores_since=scores_since,
+        )
+    return _from_journeys(source, instrument, stages, journey_ids, with_scores, scores_since)
+
+
+def _from_journeys(
+    source: JourneySource,
+    instrument: str | None,
+    stages: Sequence[str] | None,
+    journey_ids: Iterable[str] | None,
+    with_scores: bool,
+    scores_since: datetime | None,
+) -> Iterator[OutcomeFacts]:
+    wanted = None if stages is None else frozenset(stages)
+    ids = None if journey_ids is None else frozenset(journey_ids)
+    since = None if scores_since is None or ids is None else time_text(scores_since)
+    for journey in stream(source):
+        if (wanted is not None and journey.stage not in wanted) or (
+            ids is not None and journey.id not in ids
+        ):
+            continue
+        facts = facts_of(journey, instrument)
+        if not with_scores:
+            facts = facts._replace(scores=())
+        elif since is not None:
+            facts = facts._replace(scores=tuple(s for s in facts.scores if s[0] >= since))
+        yield facts
