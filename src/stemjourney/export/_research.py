@@ -9,11 +9,17 @@ What is removed or changed (see ``docs/how-to-research-export.md``):
 - free text: no free-text field is written (reasons, details, descriptions, actions,
   body sites, devices, methods, staff names, product ids). Condition, treated site
   and follow-up time point are written only when they are on an allow-list, else
-  ``other``; withdrawal, ineligibility and void reasons only as their codes;
+  ``other``; withdrawal, ineligibility and void reasons only as their codes (read
+  from the move's reason record; a reason given only as text has no code);
 - dates: either shifted per patient by a secret offset of 1 to 365 days drawn from
   the key (every date of a patient moves by the same amount, so intervals are kept),
   or replaced by the day number counted from the patient's first injection (from
   their first visit when they had no injection). Times of day are dropped.
+
+Outcomes are those of :mod:`stemjourney.outcomes`, as every report shows them: each
+score row has its time point, whether it is the journey's baseline, its change and
+improvement from that baseline and the responder rules it meets; each planned
+follow-up visit has a row with its status on the export's day.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
-import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
@@ -33,14 +38,26 @@ from stemjourney.clinical._records import (
     AdverseEvent,
     EligibilityAssessment,
     FollowUpVisit,
+    IneligibilityReason,
     Injection,
     Processing,
+    VoidReason,
+    WithdrawalReason,
 )
 from stemjourney.clinical._scores import Score
 from stemjourney.clinical._vocabulary import CONTRAINDICATIONS, WITHDRAWAL_CODES
 from stemjourney.exceptions import ValidationError
-from stemjourney.journey._journey import Journey, RecordEntry
+from stemjourney.journey._clock import today
+from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.journey._sources import ClinicSource, patients_with_journeys
+from stemjourney.outcomes import (
+    BASELINE,
+    SeriesPoint,
+    as_day,
+    injection_dates,
+    schedule_status,
+    series,
+)
 
 __all__ = [
     "CONDITIONS",
@@ -116,11 +133,20 @@ RESEARCH_COLUMNS = (
     "guidance",
     "viability_pct",
     "released",
+    "is_baseline",
+    "change",
+    "improvement",
+    "improvement_pct",
+    "responders",
+    "visit_status",
 )
-"""The columns of the research CSV, in order. ``when`` is a shifted date or a day number."""
+"""The columns of the research CSV, in order. ``when`` is a shifted date or a day number.
 
-_WITHDRAWN = re.compile(r"^withdrawn by (patient|clinician): ([a-z_]+)$")
-_VOIDED = re.compile(r"^voided: ([a-z_]+)$")
+For scores: ``is_baseline`` (the journey's baseline), ``change`` (value - baseline),
+``improvement`` and ``improvement_pct`` (in the instrument's good direction; see
+"How outcomes are computed") and ``responders`` (the labels of the rules met, joined
+by ``+``). Each planned visit is an ``event`` ``visit`` row with its ``visit_status``.
+"""
 
 
 def _key_bytes(key: bytes | str) -> bytes:
@@ -176,28 +202,18 @@ def age_band(birth: date | None, on: date | None) -> str:
 
 
 def _first_injection(journeys: Iterable[Journey]) -> datetime | None:
-    shots = [
-        e.record.injected_at
-        for j in journeys
-        for e in j.current_records()
-        if isinstance(e.record, Injection)
-    ]
-    return min(shots, default=None)
+    return min((at for j in journeys for at in injection_dates(j).values()), default=None)
 
 
-def _reason_code(text: str | None) -> str:
-    """A move's reason reduced to its code; free text never passes."""
-    if text is None:
-        return ""
-    found = _WITHDRAWN.match(text)
-    if found and found.group(2) in WITHDRAWAL_CODES:
-        return found.group(2)
-    found = _VOIDED.match(text)
-    if found:
-        return found.group(1)
-    if text.startswith("ineligible: "):
-        codes = [c for c in text[len("ineligible: ") :].split(", ") if c in CONTRAINDICATIONS]
-        return "+".join(codes)
+def _reason_code(move: TransitionEntry) -> str:
+    """A move's reason as its code, from its reason record; free text never passes."""
+    found = move.reason_record
+    if isinstance(found, WithdrawalReason):
+        return found.code if found.code in WITHDRAWAL_CODES else ""
+    if isinstance(found, VoidReason):
+        return found.code
+    if isinstance(found, IneligibilityReason):
+        return "+".join(sorted(c for c in found.contraindications if c in CONTRAINDICATIONS))
     return ""
 
 
@@ -221,7 +237,8 @@ class _Patient:
         dates: str,
         conditions: frozenset[str],
         sites: frozenset[str],
-        labels: frozenset[str],
+        protocol: Protocol,
+        on: date,
     ) -> None:
         self.key = key
         self.pseudonym = pseudonym(key, "patient", patient.external_key)
@@ -233,10 +250,12 @@ class _Patient:
         self.shift = date_offset(key, patient) if dates == "shift" else None
         self.conditions = conditions
         self.sites = sites
-        self.labels = labels
+        self.protocol = protocol
+        self.on = on
+        self.labels = frozenset(visit.label for visit in protocol.schedule)
 
-    def when(self, moment: datetime) -> str:
-        day = moment.astimezone(UTC).date()
+    def when(self, moment: datetime | date) -> str:
+        day = moment.astimezone(UTC).date() if isinstance(moment, datetime) else moment
         if self.shift is not None:
             return (day + self.shift).isoformat()
         assert self.anchor is not None
@@ -259,25 +278,55 @@ class _Patient:
                 "event": "opened" if move.source is None else "move",
                 "stage": move.target,
                 "when": self.when(move.occurred_at),
-                "reason_code": _reason_code(move.reason),
+                "reason_code": _reason_code(move),
             }
+        points = self._points(journey)
         for entry in journey.current_records():
             yield {
                 **base,
                 "cycle": str(entry.cycle),
                 "stage": entry.stage,
                 "when": self.when(entry.record.occurred_at),
-                **self._record(entry),
+                **self._record(entry, points),
+            }
+        for state in schedule_status(journey, self.on, protocol=self.protocol):
+            visit = state.visit
+            yield {
+                **base,
+                "cycle": str(visit.cycle),
+                "event": "visit",
+                "when": self.when(visit.due),
+                "time_point": visit.label if visit.label in self.labels else "",
+                "visit_status": state.status.value,
             }
 
-    def _record(self, entry: RecordEntry) -> dict[str, str]:
+    def _points(self, journey: Journey) -> dict[int, SeriesPoint]:
+        """Each score of ``journey`` (by identity) with its place in its instrument's series."""
+        found: dict[int, SeriesPoint] = {}
+        for instrument in {s.instrument for s in journey.scores()}:
+            for point in series(journey, instrument, protocol=self.protocol).points:
+                found[id(point.score)] = point
+        return found
+
+    def _record(self, entry: RecordEntry, points: dict[int, SeriesPoint]) -> dict[str, str]:
         record = entry.record
         if isinstance(record, Score):
+            point = points[id(record)]
+            moved = point.change
+            label = point.time_point
             return {
                 "event": "score",
                 "instrument": record.instrument,
                 "value": _number(record.value),
                 "amended": "true" if entry.amends is not None else "false",
+                "time_point": label if label in self.labels or label == BASELINE else "",
+                "is_baseline": "true" if point.time_point == BASELINE else "false",
+                "change": "" if moved is None else _number(moved.delta),
+                "improvement": "" if moved is None else _number(moved.points),
+                "improvement_pct": (
+                    "" if moved is None or moved.percent is None else _number(moved.percent)
+                ),
+                "responders": "+".join(r.label for r in point.responders if r.met),
             }
         if isinstance(record, AdverseEvent):
             return {
@@ -312,19 +361,20 @@ def _by_patient(
     conditions: Iterable[str],
     sites: Iterable[str],
     protocol: Protocol,
+    on: date | None,
 ) -> Iterator[list[dict[str, str]]]:
     """The rows of each patient in turn; the key and mode are checked before any is made."""
     secret = _key_bytes(key)
     mode = v.choice("dates", dates, DATE_MODES)
     allowed_conditions = CONDITIONS | {" ".join(c.casefold().split()) for c in conditions}
     allowed_sites = SITES | {" ".join(s.casefold().split()) for s in sites}
-    labels = frozenset(visit.label for visit in protocol.schedule)
     blank = dict.fromkeys(RESEARCH_COLUMNS, "")
+    day = today() if on is None else as_day("on", on, UTC)
 
     def rows() -> Iterator[list[dict[str, str]]]:
         for patient, journeys in patients_with_journeys(source, patient_ids):
             person = _Patient(
-                secret, patient, journeys, mode, allowed_conditions, allowed_sites, labels
+                secret, patient, journeys, mode, allowed_conditions, allowed_sites, protocol, day
             )
             yield [{**blank, **row} for journey in journeys for row in person.rows(journey)]
 
@@ -340,17 +390,19 @@ def research_rows(
     conditions: Iterable[str] = (),
     sites: Iterable[str] = (),
     protocol: Protocol = DEFAULT_PROTOCOL,
+    on: date | None = None,
 ) -> Iterator[dict[str, str]]:
     """The de-identified rows of every patient of ``source`` (or of ``patient_ids``).
 
     ``key`` is the caller's secret (16 bytes at least); keep it to link later exports,
     never ship it with the data. ``dates`` is ``"shift"`` or ``"days"``.
     ``conditions`` and ``sites`` extend the allow-lists :data:`CONDITIONS` and
-    :data:`SITES`. Each row has every column of :data:`RESEARCH_COLUMNS`.
+    :data:`SITES`. ``on`` (today by default) is the day the visits' status is read on.
+    Each row has every column of :data:`RESEARCH_COLUMNS`.
     Raises :class:`~stemjourney.exceptions.ValidationError` for a short key or an
     unknown ``dates`` at once, before any row is made.
     """
-    groups = _by_patient(source, key, dates, patient_ids, conditions, sites, protocol)
+    groups = _by_patient(source, key, dates, patient_ids, conditions, sites, protocol, on)
     return (row for group in groups for row in group)
 
 
@@ -365,6 +417,7 @@ def research_csv(
     sites: Iterable[str] = (),
     protocol: Protocol = DEFAULT_PROTOCOL,
     progress: Callable[[int], object] | None = None,
+    on: date | None = None,
 ) -> int:
     """Write the research export to ``out`` as CSV with a header; return the rows written.
 
@@ -380,7 +433,7 @@ def research_csv(
     >>> out.getvalue().splitlines()[0].split(",")[:6]
     ['patient', 'journey', 'condition', 'site', 'side', 'cell_source']
     """
-    groups = _by_patient(source, key, dates, patient_ids, conditions, sites, protocol)
+    groups = _by_patient(source, key, dates, patient_ids, conditions, sites, protocol, on)
     writer = csv.DictWriter(out, fieldnames=RESEARCH_COLUMNS, lineterminator="\n")
     writer.writeheader()
     count = 0

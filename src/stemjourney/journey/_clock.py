@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock"]
+__all__ = ["Clock", "SystemClock", "today"]
 
 
 class Clock(Protocol):
@@ -22,3 +22,8 @@ class SystemClock:
     def now(self) -> datetime:
         """The current UTC time."""
         return datetime.now(UTC)
+
+
+def today(tz: tzinfo = UTC) -> date:
+    """Today's date in ``tz`` (UTC unless given): the default day of every report."""
+    return datetime.now(tz).date()

@@ -10,10 +10,18 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NoReturn
 
+import attrs
+
 from stemjourney.clinical import _validation as v
 from stemjourney.clinical._fields import code, enum_value
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
-from stemjourney.clinical._records import AdverseEvent, Record
+from stemjourney.clinical._records import (
+    AdverseEvent,
+    IneligibilityReason,
+    Record,
+    VoidReason,
+    WithdrawalReason,
+)
 from stemjourney.clinical._scores import Score
 from stemjourney.clinical._vocabulary import CellSource, Side
 from stemjourney.exceptions import (
@@ -25,7 +33,7 @@ from stemjourney.exceptions import (
 )
 from stemjourney.journey._clock import Clock, SystemClock
 from stemjourney.journey._guards import GuardContext
-from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney.journey._journey import Journey, ReasonRecord, RecordEntry, TransitionEntry
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._table import DEFAULT_PIPELINE
 
@@ -112,7 +120,7 @@ class Engine:
         target: str,
         *,
         at: datetime | None = None,
-        reason: str | None = None,
+        reason: str | ReasonRecord | None = None,
         override_reason: str | None = None,
     ) -> list[str]:
         """Every requirement the move to ``target`` lacks; empty when it may go ahead."""
@@ -133,7 +141,7 @@ class Engine:
         *,
         actor: str,
         occurred_at: datetime,
-        reason: object = None,
+        reason: str | ReasonRecord | None = None,
         override_reason: str | None = None,
         late_reason: str | None = None,
     ) -> tuple[Journey, TransitionEntry]:
@@ -148,9 +156,7 @@ class Engine:
         """
         actor = v.clean_text("actor", actor, max_length=_ACTOR_MAX)
         when = v.aware("occurred_at", occurred_at)
-        reason_text = (
-            None if reason is None else v.clean_text("reason", str(reason), max_length=_REASON_MAX)
-        )
+        reason_text, reason_record = _reason(reason)
         override = _optional_reason("override_reason", override_reason)
         late = _optional_reason("late_reason", late_reason)
         transition = self.pipeline.find(journey.stage, target)
@@ -197,8 +203,9 @@ class Engine:
             reason=reason_text,
             late_reason=late,
             override_reason=override,
+            reason_record=reason_record,
         )
-        return _with_history(journey, entry), entry
+        return journey.with_move(entry), entry
 
     def record(
         self,
@@ -250,7 +257,25 @@ class Engine:
             amends=amends,
             reason=reason,
         )
-        return _with_records(journey, entry), entry
+        return journey.with_record(entry), entry
+
+    def amend(
+        self,
+        journey: Journey,
+        version: int,
+        record: Record | Score,
+        *,
+        actor: str,
+        reason: str,
+    ) -> tuple[Journey, RecordEntry]:
+        """Correct the record entry at ``version`` with ``record``, saying why.
+
+        The original stays in the history; the amendment takes its place in force, in
+        the same cycle and stage. Raises
+        :class:`~stemjourney.exceptions.ValidationError` when there is no such entry,
+        it was already amended, or ``record`` is of another kind (or instrument).
+        """
+        return self.record(journey, record, actor=actor, amends=version, reason=reason)
 
     def replay(self, journey: Journey) -> Journey:
         """Rebuild ``journey`` from its opening by re-running every change in order.
@@ -261,15 +286,7 @@ class Engine:
         events: list[TransitionEntry | RecordEntry] = sorted(
             (*journey.history[1:], *journey.records), key=lambda e: e.version
         )
-        rebuilt = Journey(
-            journey.id,
-            journey.patient_id,
-            journey.condition,
-            journey.site,
-            journey.side,
-            journey.cell_source,
-            history=journey.history[:1],
-        )
+        rebuilt = attrs.evolve(journey, history=journey.history[:1], records=())
         for event in events:
             if isinstance(event, TransitionEntry):
                 if self.pipeline.find(rebuilt.stage, event.target) is None:
@@ -288,9 +305,9 @@ class Engine:
                 missing = transition.guard.check(ctx)
                 if missing:
                     self._refuse(GuardError, rebuilt, event.target, missing, event.occurred_at)
-                rebuilt = _with_history(rebuilt, event)
+                rebuilt = rebuilt.with_move(event)
             else:
-                rebuilt = _with_records(rebuilt, event)
+                rebuilt = rebuilt.with_record(event)
         return rebuilt
 
     def _not_future(
@@ -370,27 +387,19 @@ def _optional_reason(field: str, value: str | None) -> str | None:
     return None if value is None else v.clean_text(field, value, max_length=_REASON_MAX)
 
 
-def _with_history(journey: Journey, entry: TransitionEntry) -> Journey:
-    return Journey(
-        journey.id,
-        journey.patient_id,
-        journey.condition,
-        journey.site,
-        journey.side,
-        journey.cell_source,
-        history=(*journey.history, entry),
-        records=journey.records,
-    )
+_REASON_RECORDS = (WithdrawalReason, IneligibilityReason, VoidReason)
 
 
-def _with_records(journey: Journey, entry: RecordEntry) -> Journey:
-    return Journey(
-        journey.id,
-        journey.patient_id,
-        journey.condition,
-        journey.site,
-        journey.side,
-        journey.cell_source,
-        history=journey.history,
-        records=(*journey.records, entry),
-    )
+def _reason(value: object) -> tuple[str | None, ReasonRecord | None]:
+    """A move's reason as text, and the reason record when one was given."""
+    if value is None:
+        return None, None
+    if isinstance(value, _REASON_RECORDS):
+        return v.clean_text("reason", str(value), max_length=_REASON_MAX), value
+    if not isinstance(value, str):
+        raise ValidationError(
+            "reason",
+            f"expected text or a reason record, got {type(value).__name__}",
+            "text, a WithdrawalReason, an IneligibilityReason or a VoidReason",
+        )
+    return v.clean_text("reason", value, max_length=_REASON_MAX), None

@@ -8,11 +8,16 @@ from typing import Any, TypeVar
 
 import attrs
 
-from stemjourney.clinical._records import Record
+from stemjourney.clinical._records import (
+    IneligibilityReason,
+    Record,
+    VoidReason,
+    WithdrawalReason,
+)
 from stemjourney.clinical._scores import Score
 from stemjourney.clinical._vocabulary import CellSource, Side
 
-__all__ = ["Journey", "RecordEntry", "TransitionEntry"]
+__all__ = ["Journey", "ReasonRecord", "RecordEntry", "TransitionEntry"]
 
 R = TypeVar("R")
 
@@ -22,7 +27,10 @@ class TransitionEntry:
     """One move in a journey's history: the audit entry of a stage change.
 
     The opening of a journey is its first entry, with ``source`` ``None``.
-    ``version`` is the journey's version after the move.
+    ``version`` is the journey's version after the move. ``reason`` is the reason as
+    text; when it was given as a reason record (``WithdrawalReason``,
+    ``IneligibilityReason``, ``VoidReason``), ``reason_record`` keeps it whole: its
+    code, and its detail, which the text leaves out.
     """
 
     journey_id: str
@@ -37,6 +45,11 @@ class TransitionEntry:
     reason: str | None = None
     late_reason: str | None = None
     override_reason: str | None = None
+    reason_record: ReasonRecord | None = None
+
+
+ReasonRecord = WithdrawalReason | IneligibilityReason | VoidReason
+"""A structured reason for a move that ends a journey."""
 
 
 @attrs.frozen
@@ -101,6 +114,14 @@ class Journey:
     def last_move(self) -> TransitionEntry:
         """The latest entry of the history."""
         return self.history[-1]
+
+    def with_move(self, entry: TransitionEntry) -> Journey:
+        """This journey with ``entry`` added to its history (the engine checks it first)."""
+        return attrs.evolve(self, history=(*self.history, entry))
+
+    def with_record(self, entry: RecordEntry) -> Journey:
+        """This journey with ``entry`` added to its records (the engine checks it first)."""
+        return attrs.evolve(self, records=(*self.records, entry))
 
     def current_records(self) -> Iterator[RecordEntry]:
         """The record entries in force: each amended entry is replaced by its amendment."""

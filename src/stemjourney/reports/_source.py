@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Any
 
 from stemjourney.clinical._patient import Patient
+from stemjourney.journey._clock import today
 
 __all__ = ["patient_of", "today"]
 
@@ -17,8 +17,3 @@ def patient_of(source: Any, patient_id: str) -> Patient | None:
         return None
     found = finder(patient_id)
     return found if isinstance(found, Patient) else None
-
-
-def today() -> date:
-    """Today's date in UTC: the default ``on`` of every report."""
-    return datetime.now(UTC).date()

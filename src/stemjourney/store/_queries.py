@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import attrs
+
 from stemjourney.clinical._patient import Patient
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _rows as r
@@ -60,8 +62,8 @@ SQL = {
     ),
     "transitions": (
         "SELECT journey_id, seq, version, source, target, cycle, occurred_at, "
-        "recorded_at, actor, reason, late_reason, override_reason, audit_id FROM "
-        "transitions WHERE journey_id = ?"
+        "recorded_at, actor, reason, late_reason, override_reason, audit_id, reason_record "
+        "FROM transitions WHERE journey_id = ?"
     ),
     "records": (
         "SELECT journey_id, version, kind, occurred_at, payload, cycle, stage, stage_seq,"
@@ -74,8 +76,8 @@ SQL = {
     ),
     "transitions_of_many": (
         "SELECT journey_id, seq, version, source, target, cycle, occurred_at, "
-        "recorded_at, actor, reason, late_reason, override_reason, audit_id FROM "
-        "transitions WHERE journey_id IN (SELECT value FROM json_each(?))"
+        "recorded_at, actor, reason, late_reason, override_reason, audit_id, reason_record "
+        "FROM transitions WHERE journey_id IN (SELECT value FROM json_each(?))"
     ),
     "records_of_many": (
         "SELECT journey_id, version, kind, occurred_at, payload, cycle, stage, stage_seq,"
@@ -183,13 +185,8 @@ def journey_as_of(journey: Journey, moment: datetime) -> Journey | None:
         kept.append(entry)
     if not kept:
         return None
-    return Journey(
-        journey.id,
-        journey.patient_id,
-        journey.condition,
-        journey.site,
-        journey.side,
-        journey.cell_source,
+    return attrs.evolve(
+        journey,
         history=tuple(e for e in kept if isinstance(e, TransitionEntry)),
         records=tuple(e for e in kept if isinstance(e, RecordEntry)),
     )
@@ -201,7 +198,7 @@ def entries_with_audit(
     """Every entry of one journey with the id of the audit entry that covers it."""
     found: list[tuple[int, TransitionEntry | RecordEntry]] = []
     for row in conn.execute(SQL["transitions"], (journey_id,)):
-        found.append((row[-1], r.transition_from_row(row)))
+        found.append((row[12], r.transition_from_row(row)))
     for row in conn.execute(SQL["records"], (journey_id,)):
         found.append((row[-1], r.record_from_row(row)))
     for row in conn.execute(SQL["observations"], (journey_id,)):

@@ -41,7 +41,7 @@ PATIENT_COLUMNS = "id, external_id, external_key, display_name, birth_date, adde
 JOURNEY_COLUMNS = "id, patient_id, condition, site, side, cell_source, version"
 TRANSITION_COLUMNS = (
     "journey_id, seq, version, source, target, cycle, occurred_at, recorded_at, actor, "
-    "reason, late_reason, override_reason, audit_id"
+    "reason, late_reason, override_reason, audit_id, reason_record"
 )
 RECORD_COLUMNS = (
     "journey_id, version, kind, occurred_at, payload, cycle, stage, stage_seq, recorded_at, "
@@ -93,7 +93,14 @@ def transition_row(entry: TransitionEntry, audit_id: int) -> tuple[Any, ...]:
         entry.late_reason,
         entry.override_reason,
         audit_id,
+        reason_record_text(entry),
     )
+
+
+def reason_record_text(entry: TransitionEntry) -> str | None:
+    """The canonical JSON of a move's reason record, or ``None``."""
+    found = entry.reason_record
+    return None if found is None else canonical_json(encode(found))
 
 
 def transition_from_row(row: Row) -> TransitionEntry:
@@ -111,6 +118,7 @@ def transition_from_row(row: Row) -> TransitionEntry:
         reason=row[9],
         late_reason=row[10],
         override_reason=row[11],
+        reason_record=None if row[13] is None else decode_record(json.loads(row[13])),
     )
 
 

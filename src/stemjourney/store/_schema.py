@@ -3,7 +3,8 @@
 Version 1 holds ``patients``, ``journeys`` (the current state), the ``audit_log``
 (one hash-chained entry per change), and the entries it covers: ``transitions``
 (moves), ``records`` (clinical records as JSON) and ``observations`` (scores).
-History tables refuse UPDATE and DELETE through triggers.
+History tables refuse UPDATE and DELETE through triggers. Version 2 keeps a move's
+reason record (code and detail) in ``transitions.reason_record``.
 """
 
 from __future__ import annotations
@@ -168,7 +169,13 @@ _V1 = [
         FROM transitions AS t JOIN audit_log AS a ON a.id = t.audit_id""",
 ]
 
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, tuple(_V1)),)
+_V2 = [
+    # A move's reason record (withdrawal, ineligibility, void) kept whole, as JSON.
+    """ALTER TABLE transitions ADD COLUMN reason_record TEXT
+        CHECK (reason_record IS NULL OR json_valid(reason_record))""",
+]
+
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, tuple(_V1)), (2, tuple(_V2)))
 """Forward-only migrations: (version reached, statements), in order."""
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -27,7 +27,7 @@ from stemjourney.exceptions import (
     ValidationError,
 )
 from stemjourney.journey._engine import Engine
-from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney.journey._journey import Journey, ReasonRecord, RecordEntry, TransitionEntry
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.outcomes import OutcomeFacts
 from stemjourney.store import _queries as q
@@ -355,7 +355,7 @@ class Store:
         *,
         actor: str,
         occurred_at: datetime,
-        reason: object = None,
+        reason: str | ReasonRecord | None = None,
         override_reason: str | None = None,
         late_reason: str | None = None,
         expected_version: int | None = None,
@@ -414,18 +414,22 @@ class Store:
         actor: str,
         reason: str,
         expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Journey:
-        """Correct the record entry at ``version`` with ``record``, saying why.
+        """Correct the record entry at ``version`` with ``record``, saying why (see
+        ``Engine.amend``).
 
-        The original stays in the history; the amendment replaces it in force.
+        The original stays in the history; the amendment replaces it in force. A
+        resubmitted amendment with the same ``idempotency_key`` is not applied twice.
         """
+        key = _key(idempotency_key)
         with self._write("amend") as conn:
+            if self._replayed(conn, key, ("amendment",), journey_id) is not None:
+                return self._current(conn, journey_id)
             journey = self._current(conn, journey_id)
             _expected(journey, expected_version)
-            after, entry = self.engine.record(
-                journey, record, actor=actor, amends=version, reason=reason
-            )
-            self._apply(conn, journey, after, entry, "amendment", None)
+            after, entry = self.engine.amend(journey, version, record, actor=actor, reason=reason)
+            self._apply(conn, journey, after, entry, "amendment", key)
         return self._remember(after)
 
     def import_scores(
@@ -453,13 +457,28 @@ class Store:
         with map_errors("journey"):
             return self._current(self._conn, journey_id)
 
-    def allowed(self, journey_id: str) -> tuple[str, ...]:
-        """The stages the journey may move to now (given a reason where one is needed)."""
-        return self.engine.allowed(self.journey(journey_id))
+    def allowed(self, journey_id: str, *, at: datetime | None = None) -> tuple[str, ...]:
+        """The stages the journey may move to at ``at`` (now by default), given a reason
+        where one is needed (see ``Engine.allowed``)."""
+        return self.engine.allowed(self.journey(journey_id), at=at)
 
-    def why_not(self, journey_id: str, target: str, **kw: Any) -> list[str]:
+    def why_not(
+        self,
+        journey_id: str,
+        target: str,
+        *,
+        at: datetime | None = None,
+        reason: str | ReasonRecord | None = None,
+        override_reason: str | None = None,
+    ) -> list[str]:
         """What the move to ``target`` lacks; empty when it may go ahead (see ``Engine``)."""
-        return self.engine.why_not(self.journey(journey_id), target, **kw)
+        return self.engine.why_not(
+            self.journey(journey_id),
+            target,
+            at=at,
+            reason=reason,
+            override_reason=override_reason,
+        )
 
     def journeys_of(self, patient_id: str) -> list[Journey]:
         """The journeys of one patient, by id; :class:`NotFoundError` for an unknown patient."""

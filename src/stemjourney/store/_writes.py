@@ -37,8 +37,8 @@ _INSERT_AUDIT = (
 )
 _INSERT_TRANSITION = (
     "INSERT INTO transitions (journey_id, seq, version, source, target, cycle, occurred_at, "
-    "recorded_at, actor, reason, late_reason, override_reason, audit_id) VALUES (?, ?, ?, ?, ?, "
-    "?, ?, ?, ?, ?, ?, ?, ?)"
+    "recorded_at, actor, reason, late_reason, override_reason, audit_id, reason_record) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_RECORD = (
     "INSERT INTO records (journey_id, version, kind, occurred_at, payload, cycle, stage, "
@@ -116,28 +116,32 @@ def entry_payload(entry: TransitionEntry | RecordEntry) -> dict[str, Any]:
     A move's entry is built field by field (the hot path), to the same dict.
     """
     if isinstance(entry, TransitionEntry):
-        return {
-            "entry": {
-                "journey_id": entry.journey_id,
-                "seq": entry.seq,
-                "source": entry.source,
-                "target": entry.target,
-                "cycle": entry.cycle,
-                "occurred_at": time_text(entry.occurred_at),
-                "recorded_at": time_text(entry.recorded_at),
-                "actor": entry.actor,
-                "version": entry.version,
-                "reason": entry.reason,
-                "late_reason": entry.late_reason,
-                "override_reason": entry.override_reason,
-            }
+        fields = {
+            "journey_id": entry.journey_id,
+            "seq": entry.seq,
+            "source": entry.source,
+            "target": entry.target,
+            "cycle": entry.cycle,
+            "occurred_at": time_text(entry.occurred_at),
+            "recorded_at": time_text(entry.recorded_at),
+            "actor": entry.actor,
+            "version": entry.version,
+            "reason": entry.reason,
+            "late_reason": entry.late_reason,
+            "override_reason": entry.override_reason,
         }
+        if entry.reason_record is not None:
+            # Only when there is one: entries written before schema 2 keep their hashes.
+            fields["reason_record"] = encode(entry.reason_record)
+        return {"entry": fields}
     return {"entry": encode(entry)}
 
 
 def opening_payload(journey: Journey) -> dict[str, Any]:
     """What the audit log keeps of a journey's opening: its identity and first entry."""
-    return {"journey": _identity(journey), "entry": encode(journey.history[0])}
+    entry = encode(journey.history[0])
+    del entry["reason_record"]  # an opening has none; entries before schema 2 had no key
+    return {"journey": _identity(journey), "entry": entry}
 
 
 def _identity(journey: Journey) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from stemjourney.exceptions import (
     ValidationError,
 )
 from stemjourney.journey._engine import Engine
-from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney.journey._journey import Journey, ReasonRecord, RecordEntry, TransitionEntry
 from stemjourney.journey._pipeline import Pipeline, Transition
 from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.testing import _strategies as s
@@ -174,7 +174,7 @@ class JourneyMachine(RuleBasedStateMachine):
         target: str,
         at: datetime,
         *,
-        reason: object = None,
+        reason: str | ReasonRecord | None = None,
         override: str | None = None,
         late: str | None = None,
     ) -> None:
@@ -242,7 +242,7 @@ class JourneyMachine(RuleBasedStateMachine):
         back = data.draw(st.integers(0, 120), label="minutes before now")
         return max(self.clock.now() - timedelta(minutes=back), self.current.last_move.occurred_at)
 
-    def _reason(self, data: st.DataObject, transition: Transition) -> object:
+    def _reason(self, data: st.DataObject, transition: Transition) -> str | ReasonRecord:
         if transition.target == "withdrawn":
             return data.draw(s.withdrawal_reasons(), label="reason")
         return data.draw(s.free_text(), label="reason")

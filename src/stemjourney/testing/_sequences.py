@@ -19,6 +19,7 @@ from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney.clinical._records import IneligibilityReason, Processing, Record, VoidReason
 from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import GuardError, IllegalMoveError, TimeOrderError
+from stemjourney.journey._journey import ReasonRecord
 from stemjourney.journey._pipeline import Pipeline, Transition
 from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.testing import _strategies as s
@@ -218,7 +219,7 @@ class _Walk:
             override_reason=override,
         )
 
-    def reason_for(self, t: Transition) -> object:
+    def reason_for(self, t: Transition) -> str | ReasonRecord | None:
         if not t.needs_reason:
             return None
         if t.target == "withdrawn":

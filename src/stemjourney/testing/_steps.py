@@ -12,7 +12,7 @@ from stemjourney.clinical._scores import Score
 from stemjourney.clinical._vocabulary import CellSource, Side
 from stemjourney.exceptions import MoveError, ValidationError
 from stemjourney.journey._engine import Engine
-from stemjourney.journey._journey import Journey
+from stemjourney.journey._journey import Journey, ReasonRecord
 from stemjourney.testing._clock import ManualClock
 from stemjourney.testing._strategies import DEFAULT_START
 
@@ -76,7 +76,7 @@ class MoveStep:
 
     target: str
     at: datetime
-    reason: object = None
+    reason: str | ReasonRecord | None = None
     override_reason: str | None = None
     late_reason: str | None = None
     actor: str = ACTOR
