@@ -17,6 +17,7 @@ test: lint types pytest
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples bench
 	$(BIN)/ruff format --check src tests examples bench
+	$(BIN)/lint-imports
 
 types: $(STAMP)
 	$(BIN)/mypy

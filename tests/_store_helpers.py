@@ -14,7 +14,7 @@ import pytest
 
 import stemjourney as sj
 from stemjourney import Pipeline, Stage, Transition
-from stemjourney.journey._guards import NONE
+from stemjourney.guards import NONE
 from stemjourney.store import Store, open_store
 
 DAY0 = datetime(2026, 3, 2, 9, tzinfo=UTC)

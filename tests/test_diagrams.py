@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stemjourney import DEFAULT_PIPELINE, Pipeline, Transition, to_dot, to_mermaid
-from stemjourney.journey._guards import NONE, REST_OVER
+from stemjourney.guards import NONE, REST_OVER
 
 
 def test_mermaid_has_one_line_per_transition() -> None:

@@ -818,7 +818,7 @@ def test_open_checks_the_journey_id_before_the_time() -> None:
 def test_rest_guard_without_an_injection() -> None:
     """In a pipeline where rest can follow anything, no injection means no rest to judge."""
     from stemjourney import Pipeline, Transition
-    from stemjourney.journey._guards import NONE, REST_OVER
+    from stemjourney.guards import NONE, REST_OVER
 
     pipeline = Pipeline(
         [Transition("consultation", "follow_up", REST_OVER), Transition("follow_up", "end", NONE)],

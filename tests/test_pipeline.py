@@ -6,7 +6,7 @@ import pytest
 
 from stemjourney import DEFAULT_PIPELINE, Pipeline, Stage, Transition
 from stemjourney.exceptions import PipelineDefinitionError
-from stemjourney.journey._guards import NONE
+from stemjourney.guards import NONE
 
 T = Transition
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import settings
 
 from stemjourney import Guard, Journey, Pipeline, RecordEntry, Transition, TransitionEntry
-from stemjourney.journey._guards import NONE
+from stemjourney.guards import NONE
 from stemjourney.testing import JourneyMachine, Refusal
 
 

@@ -20,7 +20,7 @@ from stemjourney import (
 )
 from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
 from stemjourney.exceptions import GuardError, TimeOrderError, ValidationError
-from stemjourney.journey._guards import NONE
+from stemjourney.guards import NONE
 from stemjourney.testing import (
     DEFAULT_START,
     ManualClock,

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from stemjourney.clinical import _validation as v
 from stemjourney.exceptions import ValidationError
@@ -178,19 +177,3 @@ def test_optional_aware() -> None:
     assert v.optional_aware("at", None) is None
     local = datetime(2026, 1, 5, 10, tzinfo=timezone(timedelta(hours=1)))
     assert v.optional_aware("at", local) == datetime(2026, 1, 5, 9, tzinfo=UTC)
-
-
-@given(st.integers(-100, 100))
-def test_attrs_validator_wraps_a_check(value: int) -> None:
-    """attrs_validator turns check(field, value) into a validator naming the attribute."""
-
-    class Attribute:
-        name = "grade"
-
-    validate = v.attrs_validator(lambda f, x: v.integer(f, x, low=1, high=5))
-    if 1 <= value <= 5:
-        validate(None, Attribute(), value)
-    else:
-        with pytest.raises(ValidationError) as info:
-            validate(None, Attribute(), value)
-        assert info.value.field == "grade"

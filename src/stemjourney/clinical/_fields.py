@@ -42,14 +42,6 @@ def moment() -> Any:
     )
 
 
-def optional_moment() -> Any:
-    """An optional timezone-aware datetime."""
-    return attrs.field(
-        default=None,
-        converter=attrs.Converter(lambda val, f: v.optional_aware(f.name, val), takes_field=True),
-    )
-
-
 def quantity(*, low: float | None = None, high: float | None = None, unit: str = "") -> Any:
     """A required finite number within ``[low, high]``."""
     return attrs.field(

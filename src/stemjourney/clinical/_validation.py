@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 from stemjourney.exceptions import ValidationError
 
@@ -134,12 +133,3 @@ def _span(low: float | None, high: float | None, unit: str) -> str:
 
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
-
-
-def attrs_validator(check: Callable[[str, Any], object]) -> Callable[[Any, Any, Any], None]:
-    """Wrap a ``check(field, value)`` function as an attrs validator."""
-
-    def validate(_instance: Any, attribute: Any, value: Any) -> None:
-        check(attribute.name, value)
-
-    return validate

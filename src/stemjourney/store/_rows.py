@@ -18,11 +18,6 @@ from stemjourney.clinical._vocabulary import CellSource, Side
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 
 __all__ = [
-    "JOURNEY_COLUMNS",
-    "OBSERVATION_COLUMNS",
-    "PATIENT_COLUMNS",
-    "RECORD_COLUMNS",
-    "TRANSITION_COLUMNS",
     "Entry",
     "journey_from_rows",
     "observation_row",
@@ -36,21 +31,6 @@ __all__ = [
 
 Row = Sequence[Any]
 Entry = TransitionEntry | RecordEntry
-
-PATIENT_COLUMNS = "id, external_id, external_key, display_name, birth_date, added_at, added_by"
-JOURNEY_COLUMNS = "id, patient_id, condition, site, side, cell_source, version"
-TRANSITION_COLUMNS = (
-    "journey_id, seq, version, source, target, cycle, occurred_at, recorded_at, actor, "
-    "reason, late_reason, override_reason, audit_id, reason_record"
-)
-RECORD_COLUMNS = (
-    "journey_id, version, kind, occurred_at, payload, cycle, stage, stage_seq, recorded_at, "
-    "actor, amends, reason, audit_id"
-)
-OBSERVATION_COLUMNS = (
-    "journey_id, version, instrument, value, answers, measured_at, cycle, stage, stage_seq, "
-    "recorded_at, actor, amends, reason, audit_id"
-)
 
 
 def patient_row(patient: Patient, added_at: str, added_by: str) -> tuple[Any, ...]:
@@ -68,7 +48,7 @@ def patient_row(patient: Patient, added_at: str, added_by: str) -> tuple[Any, ..
 
 
 def patient_from_row(row: Row) -> Patient:
-    """The patient a ``patients`` row holds (columns as :data:`PATIENT_COLUMNS`)."""
+    """The patient a ``patients`` row holds (the columns of ``SQL['patient']``)."""
     return Patient(
         id=row[0],
         external_id=row[1],
@@ -104,7 +84,7 @@ def reason_record_text(entry: TransitionEntry) -> str | None:
 
 
 def transition_from_row(row: Row) -> TransitionEntry:
-    """The history entry of a ``transitions`` row (columns as :data:`TRANSITION_COLUMNS`)."""
+    """The history entry of a ``transitions`` row (the columns its query selects)."""
     return TransitionEntry(
         journey_id=row[0],
         seq=row[1],
@@ -181,12 +161,12 @@ def _entry(row: Row, record: Any, offset: int) -> RecordEntry:
 
 
 def record_from_row(row: Row) -> RecordEntry:
-    """The entry of a ``records`` row (columns as :data:`RECORD_COLUMNS`)."""
+    """The entry of a ``records`` row (the columns its query selects)."""
     return _entry(row, decode_record(json.loads(row[4])), 5)
 
 
 def observation_from_row(row: Row) -> RecordEntry:
-    """The entry of an ``observations`` row (columns as :data:`OBSERVATION_COLUMNS`)."""
+    """The entry of an ``observations`` row (the columns its query selects)."""
     data = {
         "kind": Score.kind,
         "instrument": row[2],
@@ -200,7 +180,7 @@ def observation_from_row(row: Row) -> RecordEntry:
 def journey_from_rows(
     row: Row, history: Iterable[TransitionEntry], records: Iterable[RecordEntry]
 ) -> Journey:
-    """The journey of a ``journeys`` row (columns as :data:`JOURNEY_COLUMNS`) and its entries.
+    """The journey of a ``journeys`` row (the columns its query selects) and its entries.
 
     ``records`` may come from both tables in any order; they are put in version order.
     """
