@@ -19,6 +19,11 @@ No FHIR library is needed at run time. Resources and how they are filled:
   instruments by their LOINC code when the registry has one, else by the
   stemjourney instrument code. Status ``final``, or ``corrected`` when the score was
   amended (the resource then carries the amended value under the original's id).
+  Its outcome, as every report shows it (see "How outcomes are computed"), is the
+  extension ``urn:stemjourney:fhir:outcome``: ``timePoint`` (code), ``baseline``
+  (boolean: the journey's baseline), and from that baseline ``change`` (value -
+  baseline), ``improvement`` and ``improvementPercent`` (in the instrument's good
+  direction) and one ``responder`` per rule (``rule`` and ``met``).
 - ``AdverseEvent``: actuality ``actual``, seriousness, severity (CTCAE grade 1 mild,
   2 moderate, 3-5 severe; the grade itself as an extension), outcome, and the
   injected product as suspect entity with the causality assessment.
@@ -46,11 +51,12 @@ from stemjourney.journey._journey import Journey, RecordEntry
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._sources import ClinicSource, patients_with_journeys
 from stemjourney.journey._table import DEFAULT_PIPELINE
-from stemjourney.outcomes import get_instrument
+from stemjourney.outcomes import BASELINE, SeriesPoint, get_instrument, points_by_version
 
 __all__ = [
     "EPISODE_STATUS",
     "ID_SYSTEM",
+    "OUTCOME_EXTENSION",
     "episode_status",
     "fhir_bundle",
     "patient_resource",
@@ -64,6 +70,8 @@ UCUM = "http://unitsofmeasure.org"
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 ID_SYSTEM = "urn:stemjourney"
 """Prefix of the identifier systems (``urn:stemjourney:journey``...) and extension urls."""
+OUTCOME_EXTENSION = f"{ID_SYSTEM}:fhir:outcome"
+"""The url of the extension holding a score Observation's outcome."""
 
 EPISODE_STATUS: Mapping[str, str] = {
     "consultation": "planned",
@@ -300,8 +308,40 @@ def _observation_code(instrument: str) -> tuple[dict[str, Any], str]:
     return {"coding": [coding], "text": spec.name}, spec.unit
 
 
+def _decimal(name: str, value: float | None) -> list[dict[str, Any]]:
+    return [] if value is None else [{"url": name, "valueDecimal": value}]
+
+
+def _outcome(point: SeriesPoint) -> dict[str, Any]:
+    """The ``outcome`` extension of one score: its time point, change and responder status."""
+    parts: list[dict[str, Any]] = [
+        {"url": "timePoint", "valueCode": point.time_point},
+        {"url": "baseline", "valueBoolean": point.time_point == BASELINE},
+    ]
+    moved = point.change
+    if moved is not None:
+        parts += _decimal("change", moved.delta)
+        parts += _decimal("improvement", moved.points)
+        parts += _decimal("improvementPercent", moved.percent)
+    for result in point.responders:
+        parts.append(
+            {
+                "url": "responder",
+                "extension": [
+                    {"url": "rule", "valueString": result.label},
+                    {"url": "met", "valueBoolean": result.met},
+                ],
+            }
+        )
+    return {"url": OUTCOME_EXTENSION, "extension": parts}
+
+
 def _observation(
-    entry: RecordEntry, score: Score, patient_ref: dict[str, str], root: int
+    entry: RecordEntry,
+    score: Score,
+    patient_ref: dict[str, str],
+    root: int,
+    point: SeriesPoint,
 ) -> dict[str, Any]:
     code, unit = _observation_code(score.instrument)
     resource: dict[str, Any] = {
@@ -314,6 +354,7 @@ def _observation(
         "subject": patient_ref,
         "effectiveDateTime": _time(score.measured_at),
         "issued": _time(entry.recorded_at),
+        "extension": [_outcome(point)],
     }
     if score.instrument == "nrs":
         resource["valueInteger"] = int(score.value)
@@ -396,6 +437,7 @@ def _journey_resources(
     yield _condition(journey, patient_ref)
     yield _episode(journey, patient_ref, pipeline)
     roots = _roots(journey)
+    points = points_by_version(journey, protocol=protocol)
     voided = episode_status(journey.stage, pipeline) == "entered-in-error"
     for entry in journey.current_records():
         record = entry.record
@@ -408,7 +450,9 @@ def _journey_resources(
         elif isinstance(record, Injection):
             resource = _injection(entry, record, patient_ref, journey)
         elif isinstance(record, Score):
-            resource = _observation(entry, record, patient_ref, roots[entry.version])
+            resource = _observation(
+                entry, record, patient_ref, roots[entry.version], points[entry.version]
+            )
         elif isinstance(record, AdverseEvent):
             resource = _adverse_event(entry, record, patient_ref, journey)
         else:

@@ -55,8 +55,8 @@ from stemjourney.outcomes import (
     SeriesPoint,
     as_day,
     injection_dates,
+    points_by_version,
     schedule_status,
-    series,
 )
 
 __all__ = [
@@ -280,7 +280,7 @@ class _Patient:
                 "when": self.when(move.occurred_at),
                 "reason_code": _reason_code(move),
             }
-        points = self._points(journey)
+        points = points_by_version(journey, protocol=self.protocol)
         for entry in journey.current_records():
             yield {
                 **base,
@@ -300,18 +300,10 @@ class _Patient:
                 "visit_status": state.status.value,
             }
 
-    def _points(self, journey: Journey) -> dict[int, SeriesPoint]:
-        """Each score of ``journey`` (by identity) with its place in its instrument's series."""
-        found: dict[int, SeriesPoint] = {}
-        for instrument in {s.instrument for s in journey.scores()}:
-            for point in series(journey, instrument, protocol=self.protocol).points:
-                found[id(point.score)] = point
-        return found
-
     def _record(self, entry: RecordEntry, points: dict[int, SeriesPoint]) -> dict[str, str]:
         record = entry.record
         if isinstance(record, Score):
-            point = points[id(record)]
+            point = points[entry.version]
             moved = point.change
             label = point.time_point
             return {

@@ -46,7 +46,14 @@ from stemjourney.outcomes._schedule import (
     time_point_score,
     worklist,
 )
-from stemjourney.outcomes._series import BASELINE, UNSCHEDULED, Series, SeriesPoint, series
+from stemjourney.outcomes._series import (
+    BASELINE,
+    UNSCHEDULED,
+    Series,
+    SeriesPoint,
+    points_by_version,
+    series,
+)
 
 __all__ = [
     "BASELINE",
@@ -90,6 +97,7 @@ __all__ = [
     "open_status",
     "plan_windows",
     "planned_visits",
+    "points_by_version",
     "recompute",
     "register_instrument",
     "responder_status",

@@ -17,7 +17,7 @@ from stemjourney.outcomes._cycles import cycle_of, day_of, injection_dates
 from stemjourney.outcomes._responders import ResponderResult, responder_status
 from stemjourney.outcomes._schedule import planned_visits, time_point_score
 
-__all__ = ["BASELINE", "UNSCHEDULED", "Series", "SeriesPoint", "series"]
+__all__ = ["BASELINE", "UNSCHEDULED", "Series", "SeriesPoint", "points_by_version", "series"]
 
 BASELINE = "baseline"
 """The time point of the score a series compares against."""
@@ -123,3 +123,27 @@ def series(
         due = None if visit is None else visit.due
         points.append(SeriesPoint(score, cycle, label, days, moved, results, due))
     return Series(journey.id, instrument, first, baselines, tuple(points), tz)
+
+
+def points_by_version(
+    journey: Journey, *, protocol: Protocol = DEFAULT_PROTOCOL, tz: tzinfo = UTC
+) -> dict[int, SeriesPoint]:
+    """Every score in force of ``journey``, by its entry's version, with its series point.
+
+    The points are those of :func:`series` on each instrument (the journey's baseline),
+    so an export can put each score's time point, change and responder status beside it.
+
+    >>> from stemjourney.testing import treated_journey
+    >>> j = treated_journey(scores=[(-3, 8), (42, 4)])
+    >>> [(version, p.time_point) for version, p in sorted(points_by_version(j).items())]
+    [(4, 'baseline'), (13, '6w')]
+    """
+    by_score: dict[int, SeriesPoint] = {}
+    for instrument in {s.instrument for s in journey.scores()}:
+        for point in series(journey, instrument, protocol=protocol, tz=tz).points:
+            by_score[id(point.score)] = point
+    return {
+        e.version: by_score[id(e.record)]
+        for e in journey.current_records()
+        if isinstance(e.record, Score)
+    }
