@@ -18,6 +18,7 @@ from stemjourney import (
     ScheduledVisit,
 )
 from stemjourney.exceptions import ValidationError
+from stemjourney.outcomes import plan_windows
 from stemjourney.testing import aware_datetimes, processings
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -49,7 +50,9 @@ def test_weeks_and_window() -> None:
     """Weeks are added as days; the window spans window_days either side of the due date."""
     visit = ScheduledVisit("6w", weeks=6, window_days=14)
     assert visit.due(T0) == T0 + timedelta(weeks=6)
-    assert visit.window(T0) == (T0 + timedelta(days=28), T0 + timedelta(days=56))
+    assert visit.due_on(T0.date()) == T0.date() + timedelta(weeks=6)
+    with pytest.warns(DeprecationWarning, match="planned_visits"):
+        assert visit.window(T0) == (T0 + timedelta(days=28), T0 + timedelta(days=56))
 
 
 def test_visit_needs_an_offset() -> None:
@@ -106,7 +109,7 @@ def test_schedule_must_be_nonempty_and_distinct() -> None:
 @given(aware_datetimes())
 def test_default_windows_never_overlap(injected: datetime) -> None:
     """For any injection date, each default window ends before the next begins."""
-    windows = [v.window(injected) for v in DEFAULT_PROTOCOL.schedule]
+    windows = [w[4:] for w in plan_windows({1: injected.date()}, DEFAULT_PROTOCOL)]
     for (_, end), (start, _) in itertools.pairwise(windows):
         assert end < start
 

@@ -329,3 +329,12 @@ def test_visit_window_status_runs_from_upcoming_to_missed() -> None:
         "overdue",
         "missed",
     ]
+
+
+def test_patient_report_shows_the_record_as_it_stood_on_its_day() -> None:
+    """Scores measured after the report's day are left out, as the cohort report leaves them."""
+    j = treated()
+    full = patient_report([j], "p-1", on=date(2026, 6, 1)).journeys[0].series[0]
+    early = patient_report([j], "p-1", on=date(2026, 3, 30)).journeys[0].series[0]
+    assert len(full.points) == 3
+    assert [p.time_point for p in early.points] == ["baseline", "6w"]

@@ -332,3 +332,30 @@ def test_a_plain_source_exports_the_same_rows(clinic: DemoClinic) -> None:
     plain, _ = _export(_PlainSource(clinic))
     listed, _ = _export(clinic)
     assert plain == listed
+
+
+def test_score_rows_carry_the_cycle_they_follow_and_their_outcome() -> None:
+    """A baseline score follows no cycle; a 6-week score follows cycle 1, with its change."""
+    from stemjourney.export import research_rows
+    from stemjourney.testing import treated_journey
+
+    journey = treated_journey(scores=[(-3, 8), (42, 5)])
+    patient = sj.Patient(id="p-1", external_id="MRN-1")
+
+    class Source:
+        def patient(self, patient_id: str) -> sj.Patient:
+            return patient
+
+        def iter_journeys(self) -> list[sj.Journey]:
+            return [journey]
+
+    rows = research_rows(Source(), key="a secret of 16+ bytes", dates="days")  # type: ignore[arg-type]
+    scored = [
+        (r["when"], r["value"], r["cycle"], r["time_point"], r["is_baseline"], r["change"])
+        for r in rows
+        if r["event"] == "score"
+    ]
+    assert scored == [
+        ("-3", "8", "", "baseline", "true", ""),
+        ("42", "5", "1", "6w", "false", "-3"),
+    ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import attrs
 from dateutil.relativedelta import relativedelta
@@ -68,11 +68,33 @@ class ScheduledVisit:
             )
 
     def due(self, injected_at: datetime) -> datetime:
-        """The due date: calendar months and weeks after ``injected_at`` (month ends clamp)."""
+        """The due moment: calendar months and weeks after ``injected_at`` (month ends clamp).
+
+        The schedule itself works in the clinic's days:
+        :func:`stemjourney.outcomes.planned_visits` gives each visit's due day and
+        window (see :meth:`due_on`).
+        """
         return injected_at + relativedelta(months=self.months, weeks=self.weeks)
 
+    def due_on(self, injected_on: date) -> date:
+        """The due day after an injection on the day ``injected_on``: the same calendar
+        months and weeks (month ends clamp). The schedule's rule, used by every report.
+
+        >>> ScheduledVisit("1m", months=1).due_on(date(2026, 1, 31))
+        datetime.date(2026, 2, 28)
+        """
+        shifted: date = injected_on + relativedelta(months=self.months, weeks=self.weeks)
+        return shifted
+
     def window(self, injected_at: datetime) -> tuple[datetime, datetime]:
-        """The first and last moment of the visit window."""
+        """Deprecated: the due moment plus or minus ``window_days``, without the schedule's
+        limits (a window opens after the injection day and closes by the next cycle's).
+        Use :func:`stemjourney.outcomes.planned_visits`."""
+        warnings.warn(
+            "ScheduledVisit.window() is deprecated; use stemjourney.outcomes.planned_visits",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         due = self.due(injected_at)
         return due - timedelta(days=self.window_days), due + timedelta(days=self.window_days)
 

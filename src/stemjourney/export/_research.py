@@ -142,7 +142,8 @@ RESEARCH_COLUMNS = (
 )
 """The columns of the research CSV, in order. ``when`` is a shifted date or a day number.
 
-For scores: ``is_baseline`` (the journey's baseline), ``change`` (value - baseline),
+For scores: ``cycle`` is the cycle the score follows (blank before the first
+injection), ``is_baseline`` (the journey's baseline), ``change`` (value - baseline),
 ``improvement`` and ``improvement_pct`` (in the instrument's good direction; see
 "How outcomes are computed") and ``responders`` (the labels of the rules met, joined
 by ``+``). Each planned visit is an ``event`` ``visit`` row with its ``visit_status``.
@@ -282,9 +283,12 @@ class _Patient:
             }
         points = points_by_version(journey, protocol=self.protocol)
         for entry in journey.current_records():
+            point = points.get(entry.version)
+            # A score's cycle is the one it follows (see "How outcomes are computed").
+            cycle = entry.cycle if point is None else point.cycle
             yield {
                 **base,
-                "cycle": str(entry.cycle),
+                "cycle": "" if cycle is None else str(cycle),
                 "stage": entry.stage,
                 "when": self.when(entry.record.occurred_at),
                 **self._record(entry, points),

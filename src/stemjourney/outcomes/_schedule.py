@@ -21,10 +21,9 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 import attrs
-from dateutil.relativedelta import relativedelta
 
 from stemjourney.clinical import _validation as v
-from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol, ScheduledVisit
 from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import ValidationError
 from stemjourney.journey._journey import Journey
@@ -170,7 +169,7 @@ def plan_windows(injected: dict[int, date], protocol: Protocol) -> Iterator[Wind
     for n, (cycle, start) in enumerate(injections):
         stop = injections[n + 1][1] if n + 1 < len(injections) else None
         for visit in protocol.schedule:
-            due = _shift(start, visit.months, visit.weeks)
+            due = _due(visit, start)
             if stop is not None and due > stop:
                 break
             window = timedelta(days=visit.window_days)
@@ -180,11 +179,10 @@ def plan_windows(injected: dict[int, date], protocol: Protocol) -> Iterator[Wind
 
 
 @functools.lru_cache(maxsize=8192)
-def _shift(day: date, months: int, weeks: int) -> date:
-    """``day`` plus calendar months and weeks (month ends clamp), cached: a clinic has few
-    injection days and many journeys."""
-    shifted: date = day + relativedelta(months=months, weeks=weeks)
-    return shifted
+def _due(visit: ScheduledVisit, day: date) -> date:
+    """:meth:`ScheduledVisit.due_on`, cached: a clinic has few injection days and many
+    journeys."""
+    return visit.due_on(day)
 
 
 def time_point_score(due: int, days: Iterable[int]) -> int | None:

@@ -165,7 +165,9 @@ def _instrument_order(protocol: Protocol, instruments: Iterable[str]) -> list[st
     return sorted(set(instruments), key=lambda name: (rank.get(name, len(rank)), name))
 
 
-def _series(journey: Journey, instrument: str, protocol: Protocol, tz: tzinfo) -> ScoreSeries:
+def _series(
+    journey: Journey, instrument: str, protocol: Protocol, on: date, tz: tzinfo
+) -> ScoreSeries:
     found = series(journey, instrument, protocol=protocol, tz=tz)
     base = found.baseline
     points = tuple(
@@ -180,6 +182,7 @@ def _series(journey: Journey, instrument: str, protocol: Protocol, tz: tzinfo) -
             tuple((r.label, r.met) for r in p.responders),
         )
         for p in found.points
+        if day_of(p.score.measured_at, tz) <= on
     )
     spec = INSTRUMENTS.get(instrument)
     return ScoreSeries(
@@ -217,14 +220,16 @@ def journey_report(
     pipeline: Pipeline = DEFAULT_PIPELINE,
     tz: tzinfo = UTC,
 ) -> JourneyReport:
-    """The part of the patient report about one journey."""
+    """The part of the patient report about one journey, as it stood on the day ``on``
+    (scores measured later are left out)."""
     timeline = tuple(
         TimelineStep(e.target, e.cycle, day_of(e.occurred_at, tz), e.reason)
         for e in journey.history
     )
     instruments = {s.instrument for s in journey.scores()}
     scored = tuple(
-        _series(journey, name, protocol, tz) for name in _instrument_order(protocol, instruments)
+        _series(journey, name, protocol, on, tz)
+        for name in _instrument_order(protocol, instruments)
     )
     events = tuple(
         AdverseEventLine(
