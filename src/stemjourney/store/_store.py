@@ -12,6 +12,8 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
+import attrs
+
 from stemjourney.clinical import _validation as v
 from stemjourney.clinical._codec import time_text
 from stemjourney.clinical._patient import Patient, normalise_external_id
@@ -203,30 +205,7 @@ class Store:
                 if found is None:
                     raise NotFoundError("patient", earlier[0])
                 return found
-            if q.patient(conn, patient.id) is not None:
-                raise DuplicateError(f"patient_id {patient.id} is taken; allowed: a new id")
-            other = q.patient_by_key(conn, patient.external_key)
-            if other is not None:
-                raise DuplicateError(
-                    f"external_id is already the external id of patient {other.id} (compared "
-                    "ignoring case, surrounding spaces and Unicode form); allowed: a new one"
-                )
-            now = time_text(self.engine.clock.now())
-            row = r.patient_row(patient, now, actor)
-            w.append_audit(
-                conn,
-                action="patient_added",
-                recorded_at=now,
-                actor=actor,
-                payload={"patient": w.digest(row)},
-                patient_id=patient.id,
-                key=key,
-            )
-            conn.execute(
-                "INSERT INTO patients (id, external_id, external_key, display_name, birth_date, "
-                "added_at, added_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+            self._insert_patient(conn, patient, time_text(self.engine.clock.now()), actor, key)
         return patient
 
     def patient(self, patient_id: str) -> Patient:
@@ -431,6 +410,113 @@ class Store:
             after, entry = self.engine.amend(journey, version, record, actor=actor, reason=reason)
             self._apply(conn, journey, after, entry, "amendment", key)
         return self._remember(after)
+
+    def import_history(
+        self, patients: Iterable[Patient], journeys: Iterable[Journey], *, actor: str
+    ) -> tuple[int, int]:
+        """Write whole patients and journeys, as another store or an export holds them, in one
+        transaction; return how many patients and journeys were added.
+
+        Each journey keeps its history as it was: every move and record with its clinical
+        and recorded times, actor, version, reasons and amendments. Each is checked first
+        by replaying it through the engine (the guards, the time order, the amendments) and
+        must belong to a patient given here or already in the store. Nothing is written
+        when any patient or journey is refused: :class:`DuplicateError` for an id or
+        external id already taken, :class:`NotFoundError` for an unknown patient, and what
+        ``Engine.replay`` raises for a history the engine would refuse. The import itself
+        is an audit entry of its own, by ``actor``.
+        """
+        actor = v.clean_text("actor", actor, max_length=_ACTOR_MAX)
+        added_patients = 0
+        added_journeys = 0
+        with self._write("import_history") as conn:
+            for patient in patients:
+                if not isinstance(patient, Patient):
+                    raise ValidationError("patients", "holds a non-patient", "Patient values")
+                self._insert_patient(conn, patient, time_text(self.engine.clock.now()), actor)
+                added_patients += 1
+            for journey in journeys:
+                if not isinstance(journey, Journey):
+                    raise ValidationError("journeys", "holds a non-journey", "Journey values")
+                self._insert_history(conn, journey)
+                added_journeys += 1
+            w.append_audit(
+                conn,
+                action="history_imported",
+                recorded_at=time_text(self.engine.clock.now()),
+                actor=actor,
+                payload={"patients": added_patients, "journeys": added_journeys},
+            )
+        self._cache.clear()
+        return added_patients, added_journeys
+
+    def _insert_patient(
+        self,
+        conn: sqlite3.Connection,
+        patient: Patient,
+        now: str,
+        actor: str,
+        key: str | None = None,
+    ) -> None:
+        if q.patient(conn, patient.id) is not None:
+            raise DuplicateError(f"patient_id {patient.id} is taken; allowed: a new id")
+        other = q.patient_by_key(conn, patient.external_key)
+        if other is not None:
+            raise DuplicateError(
+                f"external_id is already the external id of patient {other.id} (compared "
+                "ignoring case, surrounding spaces and Unicode form); allowed: a new one"
+            )
+        row = r.patient_row(patient, now, actor)
+        w.append_audit(
+            conn,
+            action="patient_added",
+            recorded_at=now,
+            actor=actor,
+            payload={"patient": w.digest(row)},
+            patient_id=patient.id,
+            key=key,
+        )
+        conn.execute(
+            "INSERT INTO patients (id, external_id, external_key, display_name, birth_date, "
+            "added_at, added_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+
+    def _insert_history(self, conn: sqlite3.Connection, journey: Journey) -> None:
+        if q.patient(conn, journey.patient_id) is None:
+            raise NotFoundError("patient", journey.patient_id)
+        if conn.execute("SELECT 1 FROM journeys WHERE id = ?", (journey.id,)).fetchone():
+            raise DuplicateError(f"journey_id {journey.id} is taken; allowed: a new id")
+        self.engine.replay(journey)
+        opening = journey.history[0]
+        first = attrs.evolve(journey, history=journey.history[:1], records=())
+        audit_id = w.append_audit(
+            conn,
+            action="journey_opened",
+            recorded_at=time_text(opening.recorded_at),
+            actor=opening.actor,
+            payload=w.opening_payload(first),
+            patient_id=journey.patient_id,
+            journey_id=journey.id,
+            version=1,
+        )
+        w.insert_journey(conn, first, audit_id)
+        events: list[TransitionEntry | RecordEntry] = sorted(
+            (*journey.history[1:], *journey.records), key=lambda e: e.version
+        )
+        current = first
+        for entry in events:
+            if isinstance(entry, TransitionEntry):
+                after = current.with_move(entry)
+                action = "move"
+            else:
+                after = current.with_record(entry)
+                is_score = isinstance(entry.record, Score)
+                action = (
+                    "amendment" if entry.amends is not None else "score" if is_score else "record"
+                )
+            self._apply(conn, current, after, entry, action, None)
+            current = after
 
     def import_scores(
         self, rows: Iterable[Sequence[Any]], *, actor: str, batch_size: int = 20_000
