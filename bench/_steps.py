@@ -130,7 +130,7 @@ def cohort(work: Path, size: dict[str, Any]) -> dict[str, Any]:
             repeat, lambda: cohort_report(store, on=_data.TODAY, instrument="nrs")
         )
         report_peak = peak_mb()
-        conn = sqlite3.connect(work / DB)
+        conn = sqlite3.connect(work / DB, isolation_level=None)
         ref_s, ref = best_of(repeat, lambda: _refs.cohort(conn, _data.TODAY))
         conn.close()
     ours = _refs.from_report(report)
@@ -160,6 +160,8 @@ def worklist(work: Path, size: dict[str, Any]) -> dict[str, Any]:
         ref_s, ref = best_of(repeat, lambda: _refs.worklist(conn, start, end))
         conn.close()
     items = _refs.worklist_items(report)
+    rows = [tuple(r) for r in ref]
+    only_ref, only_ours = set(rows) - set(items), set(items) - set(rows)
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
@@ -168,7 +170,11 @@ def worklist(work: Path, size: dict[str, Any]) -> dict[str, Any]:
         "sql_s": round(ref_s, 3),
         "ratio": round(ours_s / ref_s, 3),
         "report_peak_mb": report_peak,
-        "agree": [tuple(r) for r in ref] == items,
+        "agree": rows == items,
+        "differences": {
+            "reference_only": sorted(only_ref)[:3],
+            "library_only": sorted(only_ours)[:3],
+        },
         "peak_mb": peak_mb(),
     }
 
