@@ -376,6 +376,40 @@ def differences(ours: dict[Any, Any], theirs: dict[Any, Any], limit: int = 5) ->
     return found
 
 
+def cohort_floor(conn: sqlite3.Connection, instrument: str = "nrs") -> dict[str, int]:
+    """The floor of the cohort report: plain sqlite3 reading the rows it needs, no computing.
+
+    The journeys' identity and stage; the injection and adverse-event records with
+    cycle, version, amends, injection time and seriousness; the instrument's scores
+    with version, time, value and amends. Each row is fetched into Python and dropped.
+    Returns the rows read of each table.
+    """
+    reads = {
+        "journeys": (
+            "SELECT id, patient_id, condition, site, side, cell_source, stage FROM journeys",
+            (),
+        ),
+        "records": (
+            "SELECT journey_id, version, kind, cycle, amends, occurred_at, "
+            "CASE WHEN kind = 'adverse_event' THEN json_extract(payload, '$.serious') END "
+            "FROM records WHERE kind IN ('injection', 'adverse_event')",
+            (),
+        ),
+        "observations": (
+            "SELECT journey_id, version, measured_at, value, amends FROM observations "
+            "WHERE instrument = ?",
+            (instrument,),
+        ),
+    }
+    counts = {}
+    for table, (sql, args) in reads.items():
+        n = 0
+        for n, _ in enumerate(conn.execute(sql, args), 1):  # noqa: B007 (the count read)
+            pass
+        counts[table] = n
+    return counts
+
+
 # -- the work-list -----------------------------------------------------------------------
 
 ENDING = ("completed", "ineligible", "withdrawn", "voided")
