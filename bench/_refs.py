@@ -5,6 +5,24 @@ without the library: the cohort outcomes and the work-list as SQL (the calendar
 arithmetic of the schedule done by SQLite's date functions, month ends clamped as
 python-dateutil does), the bulk import as one ``executemany`` in one transaction.
 The harness checks that each reference and the library give the same numbers.
+
+The references implement the documented definitions themselves (they call nothing
+of ``stemjourney.outcomes``; they read only the protocol's data):
+
+- a cycle starts at its first injection in force (an amended record is replaced by
+  its amendment); a score follows the cycle whose first injection is the latest one
+  strictly before it;
+- a cycle's baseline is the last score in force measured strictly before its first
+  injection and no earlier than the protocol's look-back before it (the higher
+  version on a tie);
+- improvement points are ``baseline - value`` where lower is better,
+  ``value - baseline`` where higher is better; per cent is points of the baseline's
+  distance from the best score (undefined at the best score);
+- visit windows are UTC calendar days: due = injection day + months (month end
+  clamped) + weeks, opening after the injection day and closing by the next cycle's
+  injection day, whose later visits are dropped; the score that stands for a time
+  point is the one of the cycle inside the window nearest the due day (the earlier
+  on a tie).
 """
 
 from __future__ import annotations
@@ -15,16 +33,35 @@ from datetime import date
 from typing import Any
 
 from stemjourney import DEFAULT_PROTOCOL, Protocol
-from stemjourney.outcomes import INSTRUMENTS
 
 Cohort = dict[tuple[Any, ...], tuple[Any, ...]]
 
+_LOWER_IS_BETTER = ("nrs", "vas", "odi", "ndi", "quickdash")
+_HIGHER_IS_BETTER = (
+    "koos_symptoms",
+    "koos_pain",
+    "koos_adl",
+    "koos_sport",
+    "koos_qol",
+    "ases",
+)
 
-def _visits(protocol: Protocol) -> str:
-    return ", ".join(
-        f"({i}, '{v.label}', {v.months}, {v.weeks * 7}, {v.window_days})"
-        for i, v in enumerate(protocol.schedule)
-    )
+
+def direction(instrument: str) -> tuple[bool, float] | None:
+    """(higher is better, best score) of a built-in instrument, ``None`` for any other."""
+    if instrument in _LOWER_IS_BETTER:
+        return False, 0.0
+    if instrument in _HIGHER_IS_BETTER:
+        return True, 100.0
+    return None
+
+
+def _visits(protocol: Protocol, *, labels: bool = False) -> str:
+    rows = []
+    for i, v in enumerate(protocol.schedule):
+        label = f" '{v.label}'," if labels else ""
+        rows.append(f"({i},{label} {v.months}, {v.weeks * 7}, {v.window_days})")
+    return ", ".join(rows)
 
 
 def _due(day: str) -> str:
@@ -38,105 +75,155 @@ def _due(day: str) -> str:
     return f"julianday(date({clamped}, '+' || v.days || ' days'))"
 
 
-def _rule_sql(protocol: Protocol, instrument: str) -> list[str]:
-    known = INSTRUMENTS.get(instrument)
-    rising = known is not None and known.higher_is_better
-    gain = "(value - base)" if rising else "(base - value)"
-    out = []
-    for rule in protocol.rules_for(instrument):
-        tests = []
-        if rule.min_points is not None:
-            tests.append(f"{gain} >= {rule.min_points} - 1e-9")
-        if rule.min_percent is not None:
-            tests.append(f"(base <> 0 AND {gain} * 1.0 / base * 100 >= {rule.min_percent} - 1e-9)")
-        joined = " AND ".join(tests) if rule.require_all else " OR ".join(tests)
-        out.append(
-            f"sum(CASE WHEN base IS NOT NULL AND value IS NOT NULL AND ({joined}) THEN 1 END)"
-        )
-    return out
+def _dues(protocol: Protocol, days: str) -> str:
+    """SQL of each visit's due day (Julian) for each injection day of ``days`` (a query
+    of a ``day`` column).
+
+    Due days grow from one visit to the next whatever the injection day (a protocol
+    refuses visits whose windows could overlap), so "the visits due after the next
+    cycle's injection day are dropped, and all later ones" is the filter
+    ``due <= next day``.
+    """
+    return f"""
+        WITH visits (idx, months, days, wd) AS (VALUES {_visits(protocol)})
+        SELECT d.day, v.idx, v.wd, {_due("date(d.day)")} AS due
+        FROM ({days}) AS d CROSS JOIN visits AS v"""  # noqa: S608 (constants only)
+
+
+def _lookback(protocol: Protocol) -> int:
+    seconds = protocol.baseline_lookback.total_seconds()
+    if seconds != int(seconds):
+        raise ValueError("the reference handles a look-back of whole seconds only")
+    return int(seconds)
+
+
+# -- the cohort report -------------------------------------------------------------------
+
+_IN_FORCE = (
+    "NOT EXISTS (SELECT 1 FROM ref_rec AS a WHERE a.journey_id = r.journey_id"
+    " AND a.amends = r.version)"
+)
 
 
 def cohort_sql(protocol: Protocol, instrument: str) -> tuple[list[str], str]:
     """The statements that fill the temp tables, and the summary query over them.
 
-    ``ref_scores``: the instrument's scores in force, with their day; ``ref_inj``: the
-    first injection of each cycle of each journey that is not voided, with the next
-    cycle's injection, the baseline and the adverse events; ``ref_win``: each
-    injection's visit windows (the calendar arithmetic done once per injection day);
-    ``ref_cells``: each window with the score closest to its due day, if any.
+    ``ref_rec``: the injection and adverse-event records, and every amendment;
+    ``ref_scores``: the instrument's scores in force measured by the day ``:on``;
+    ``ref_cyc``: each cycle with an injection of each journey that is not voided,
+    with its first injection, the next cycle's injection day, the next first
+    injection in time, its baseline and its adverse events; ``ref_win``: each
+    cycle's visit windows (the calendar arithmetic done once per injection day);
+    ``ref_cells``: each window with the score that stands for it, if any.
     """
+    lookback = _lookback(protocol)
     prepare = [
+        """CREATE TEMP TABLE ref_rec AS
+        SELECT journey_id, version, kind, cycle, occurred_at, amends,
+               CASE WHEN kind = 'adverse_event' THEN json_extract(payload, '$.serious') END
+                 AS serious
+        FROM records WHERE kind IN ('injection', 'adverse_event') OR amends IS NOT NULL""",
+        "CREATE INDEX temp.ref_rec_amends ON ref_rec (journey_id, amends)",
         """CREATE TEMP TABLE ref_scores AS
         SELECT journey_id, version, measured_at, value,
                julianday(substr(measured_at, 1, 10)) AS day
         FROM observations WHERE instrument = :instrument
+          AND substr(measured_at, 1, 10) <= :on
           AND (journey_id, version) NOT IN (
               SELECT journey_id, amends FROM observations WHERE amends IS NOT NULL)""",
-        """CREATE TEMP TABLE ref_inj AS
-        WITH amended AS (
-            SELECT journey_id, amends AS version FROM records WHERE amends IS NOT NULL
-        ), firsts AS (
-            SELECT r.journey_id, r.cycle, min(r.occurred_at) AS at
-            FROM records AS r
-            WHERE r.kind = 'injection'
-              AND (r.journey_id, r.version) NOT IN (SELECT journey_id, version FROM amended)
-            GROUP BY r.journey_id, r.cycle
+        "CREATE INDEX temp.ref_scores_time ON ref_scores (journey_id, measured_at, version)",
+        f"""CREATE TEMP TABLE ref_cyc AS
+        WITH firsts AS (
+            SELECT journey_id, cycle, min(occurred_at) AS at FROM ref_rec AS r
+            WHERE kind = 'injection' AND {_IN_FORCE}
+            GROUP BY journey_id, cycle
         ), events AS (
-            SELECT r.journey_id, r.cycle, max(json_extract(r.payload, '$.serious')) AS serious
-            FROM records AS r
-            WHERE r.kind = 'adverse_event'
-              AND (r.journey_id, r.version) NOT IN (SELECT journey_id, version FROM amended)
-            GROUP BY r.journey_id, r.cycle
+            SELECT journey_id, cycle, max(coalesce(serious, 0)) AS serious
+            FROM ref_rec AS r WHERE kind = 'adverse_event' AND {_IN_FORCE}
+            GROUP BY journey_id, cycle
+        ), cycles AS (
+            SELECT f.journey_id, f.cycle, f.at, j.patient_id, j.condition, j.site,
+                   j.cell_source, julianday(substr(f.at, 1, 10)) AS day,
+                   lead(julianday(substr(f.at, 1, 10)))
+                       OVER (PARTITION BY f.journey_id ORDER BY f.cycle) AS next_day,
+                   lead(f.at) OVER (PARTITION BY f.journey_id ORDER BY f.at, f.cycle) AS next_at,
+                   strftime('%Y-%m-%dT%H:%M:%S', substr(f.at, 1, 19), '-{lookback} seconds')
+                       || substr(f.at, 20) AS earliest,
+                   e.journey_id IS NOT NULL AS event, coalesce(e.serious, 0) <> 0 AS serious
+            FROM firsts AS f
+            JOIN journeys AS j ON j.id = f.journey_id
+            LEFT JOIN events AS e ON e.journey_id = f.journey_id AND e.cycle = f.cycle
+            WHERE j.stage <> 'voided'
         )
-        SELECT f.journey_id, f.cycle, f.at, j.patient_id, j.condition, j.site, j.cell_source,
-               julianday(substr(f.at, 1, 10)) AS day,
-               (SELECT n.at FROM firsts AS n WHERE n.journey_id = f.journey_id
-                  AND n.cycle = f.cycle + 1) AS until,
-               (SELECT o.value FROM observations AS o
-                WHERE o.journey_id = f.journey_id AND o.instrument = :instrument
-                  AND o.measured_at <= f.at
-                  AND NOT EXISTS (SELECT 1 FROM observations AS a
-                                  WHERE a.journey_id = o.journey_id AND a.amends = o.version)
-                ORDER BY o.measured_at DESC, o.version DESC LIMIT 1) AS base,
-               e.serious AS serious
-        FROM firsts AS f
-        JOIN journeys AS j ON j.id = f.journey_id
-        LEFT JOIN events AS e ON e.journey_id = f.journey_id AND e.cycle = f.cycle
-        WHERE j.stage <> 'voided'""",
-        f"""CREATE TEMP TABLE ref_win AS
-        WITH visits (idx, label, months, days, wd) AS (VALUES {_visits(protocol)}),
-        dues AS MATERIALIZED (
-            SELECT d.day, v.idx, v.wd, {_due("date(d.day)")} AS due
-            FROM (SELECT DISTINCT day FROM ref_inj) AS d CROSS JOIN visits AS v
-        )
-        SELECT i.journey_id, i.cycle, i.at, i.until, i.base, i.condition, i.site,
-               i.cell_source, d.idx, d.due, d.due - d.wd AS first, d.due + d.wd AS last
-        FROM ref_inj AS i JOIN dues AS d ON d.day = i.day""",  # noqa: S608 (constants only)
-        "CREATE INDEX temp.ref_win_journey ON ref_win (journey_id)",
+        SELECT c.*,
+               (SELECT s.value FROM ref_scores AS s
+                WHERE s.journey_id = c.journey_id AND s.measured_at < c.at
+                  AND s.measured_at >= c.earliest
+                ORDER BY s.measured_at DESC, s.version DESC LIMIT 1) AS base
+        FROM cycles AS c""",  # noqa: S608 (constants only)
+        f"""CREATE TEMP TABLE ref_dues AS
+        {_dues(protocol, "SELECT DISTINCT day FROM ref_cyc")}""",  # noqa: S608 (constants only)
+        "CREATE INDEX temp.ref_dues_day ON ref_dues (day)",
+        """CREATE TEMP TABLE ref_win AS
+        SELECT c.journey_id, c.condition, c.site, c.cell_source, c.cycle, c.at, c.next_at,
+               c.base, d.idx, d.due, max(d.due - d.wd, c.day + 1) AS opens,
+               CASE WHEN c.next_day IS NULL THEN d.due + d.wd
+                    ELSE min(d.due + d.wd, c.next_day) END AS closes
+        FROM ref_cyc AS c JOIN ref_dues AS d ON d.day = c.day
+        WHERE c.next_day IS NULL OR d.due <= c.next_day""",
         """CREATE TEMP TABLE ref_cells AS
-        WITH hits AS MATERIALIZED (
-            SELECT w.rowid AS w, s.value AS value,
-                   min(printf('%09d|%s|%09d', abs(s.day - w.due), s.measured_at, s.version))
-            FROM ref_scores AS s JOIN ref_win AS w ON w.journey_id = s.journey_id
-            WHERE s.day BETWEEN w.first AND w.last AND s.measured_at > w.at
-              AND (w.until IS NULL OR s.measured_at < w.until)
-            GROUP BY w.rowid
-        )
-        SELECT w.condition, w.site, w.cell_source, w.cycle, w.idx, w.due, w.base, h.value
-        FROM ref_win AS w LEFT JOIN hits AS h ON h.w = w.rowid""",
+        SELECT w.condition, w.site, w.cell_source, w.cycle, w.idx, w.due, w.base,
+               (SELECT value FROM (
+                    SELECT s.value, abs(s.day - w.due) AS gap, s.measured_at, s.version
+                    FROM ref_scores AS s
+                    WHERE s.journey_id = w.journey_id
+                      AND s.measured_at >= date(w.opens) AND s.measured_at < date(w.closes + 1)
+                      AND s.measured_at > w.at
+                      AND (w.next_at IS NULL OR s.measured_at <= w.next_at))
+                ORDER BY gap, measured_at, version LIMIT 1) AS value
+        FROM ref_win AS w""",
     ]
     rules = ", ".join(_rule_sql(protocol, instrument)) or "NULL"
+    known = direction(instrument) is not None
+    gain = _gain(instrument)
+    changed = "base IS NOT NULL AND value IS NOT NULL" if known else "0"
     summary = f"""
     SELECT condition, site, cell_source, cycle, idx,
            sum(CASE WHEN value IS NOT NULL OR due <= julianday(:on) THEN 1 ELSE 0 END),
            count(value), avg(value),
-           count(CASE WHEN base IS NOT NULL THEN value END),
-           avg(CASE WHEN base IS NOT NULL THEN value - base END),
-           sum(CASE WHEN base IS NOT NULL THEN (value - base) * (value - base) END),
+           count(CASE WHEN {changed} THEN 1 END),
+           avg(CASE WHEN {changed} THEN value - base END),
+           sum(CASE WHEN {changed} THEN (value - base) * (value - base) END),
+           avg(CASE WHEN {changed} THEN {gain} END),
            {rules}
     FROM ref_cells GROUP BY condition, site, cell_source, cycle, idx
     """  # noqa: S608
     return prepare, summary
+
+
+def _gain(instrument: str) -> str:
+    found = direction(instrument)
+    return "(value - base)" if found is not None and found[0] else "(base - value)"
+
+
+def _rule_sql(protocol: Protocol, instrument: str) -> list[str]:
+    found = direction(instrument)
+    best = 0.0 if found is None else found[1]
+    gain = _gain(instrument)
+    changed = "base IS NOT NULL AND value IS NOT NULL" if found is not None else "0"
+    out = []
+    for rule in protocol.rules_for(instrument):
+        tests = []
+        if rule.min_points is not None:
+            tests.append(f"{gain} >= {rule.min_points!r} - 1e-9")
+        if rule.min_percent is not None:
+            tests.append(
+                f"(base <> {best!r} AND {gain} * 100 / abs({best!r} - base)"
+                f" >= {rule.min_percent!r} - 1e-9)"
+            )
+        joined = " AND ".join(tests) if rule.combine == "all" else " OR ".join(tests)
+        out.append(f"sum(CASE WHEN {changed} AND ({joined}) THEN 1 ELSE 0 END)")
+    return out
 
 
 _MEDIANS = """
@@ -158,13 +245,12 @@ GROUP BY condition, site, cell_source, cycle, idx
 
 _GROUPS = """
 SELECT condition, site, cell_source, cycle, count(*), count(DISTINCT patient_id),
-       count(serious), coalesce(sum(serious), 0),
-       count(base), avg(base)
-FROM ref_inj GROUP BY condition, site, cell_source, cycle
+       sum(event), sum(serious), count(base), avg(base)
+FROM ref_cyc GROUP BY condition, site, cell_source, cycle
 """
 
-_BASE_VALUES = "(SELECT condition, site, cell_source, cycle, -1 AS idx, base AS value FROM ref_inj)"
-_TEMP = ("ref_scores", "ref_inj", "ref_win", "ref_cells")
+_BASE_VALUES = "(SELECT condition, site, cell_source, cycle, -1 AS idx, base AS value FROM ref_cyc)"
+_TEMP = ("ref_rec", "ref_scores", "ref_cyc", "ref_dues", "ref_win", "ref_cells")
 
 
 def cohort(
@@ -173,20 +259,32 @@ def cohort(
     protocol: Protocol = DEFAULT_PROTOCOL,
     instrument: str = "nrs",
 ) -> Cohort:
-    """The cohort outcomes by SQL: {(group..., time point): numbers} as the report's rows."""
+    """The cohort outcomes by SQL: {(group..., time point): numbers} as the report's rows.
+
+    One read transaction; the temp tables are dropped at the end.
+    """
     prepare, summary = cohort_sql(protocol, instrument)
-    for table in _TEMP:
-        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
-    for sql in prepare:
-        conn.execute(sql, {"instrument": instrument} if ":instrument" in sql else {})
+    args = {"instrument": instrument, "on": on.isoformat()}
     labels = [v.label for v in protocol.schedule]
     rules = [r.label for r in protocol.rules_for(instrument)]
-    medians: dict[tuple[Any, ...], float] = {}
-    for source in ("ref_cells", _BASE_VALUES):
-        for row in conn.execute(_MEDIANS.format(source=source)):
-            medians[tuple(row[:5])] = row[5]
-    out: Cohort = {}
-    for row in conn.execute(_GROUPS):
+    conn.execute("BEGIN")
+    try:
+        for sql in prepare:
+            conn.execute(sql, {k: v for k, v in args.items() if f":{k}" in sql})
+        medians: dict[tuple[Any, ...], float] = {}
+        for source in ("ref_cells", _BASE_VALUES):
+            for row in conn.execute(_MEDIANS.format(source=source)):
+                medians[tuple(row[:5])] = row[5]
+        groups = conn.execute(_GROUPS).fetchall()
+        cells = {tuple(row[:5]): row[5:] for row in conn.execute(summary, {"on": args["on"]})}
+        seen = conn.execute("SELECT count(DISTINCT journey_id) FROM ref_cyc").fetchone()[0]
+    finally:
+        for table in _TEMP:
+            conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        conn.execute("COMMIT")
+    nothing = tuple((name, None) for name in rules)
+    out: Cohort = {("journeys",): (seen,)}
+    for row in groups:
         key = tuple(row[:4])
         journeys, patients, events, serious, n_base, mean_base = row[4:]
         out[(*key, "group")] = (journeys, patients, events / journeys, serious / journeys)
@@ -197,37 +295,41 @@ def cohort(
             medians.get((*key, -1)),
             None,
             None,
-            tuple((name, None) for name in rules),
+            nothing,
             1.0 if n_base else None,
+            None,
         )
-    on_text = on.isoformat()
-    for row in conn.execute(summary, {"on": on_text}):
-        key, idx = tuple(row[:4]), row[4]
-        expected, n, mean, changes, mean_change, squares = row[5:11]
-        hits = row[11 : 11 + len(rules)]
-        sd = None
-        if changes and changes > 1:
-            var = (squares - changes * mean_change**2) / (changes - 1)
-            sd = max(var, 0.0) ** 0.5
-        out[(*key, labels[idx])] = (
-            expected,
-            n,
-            mean,
-            medians.get((*key, idx)),
-            mean_change if changes else None,
-            sd,
-            tuple(
-                (name, (hit or 0) / changes if changes else None)
-                for name, hit in zip(rules, hits, strict=True)
-            ),
-            n / expected if expected else None,
-        )
+        for idx, label in enumerate(labels):
+            found = cells.get((*key, idx))
+            if found is None:
+                out[(*key, label)] = (0, 0, None, None, None, None, nothing, None, None)
+                continue
+            expected, n, mean, changes, mean_change, squares, gain = found[:7]
+            hits = found[7 : 7 + len(rules)]
+            sd = None
+            if changes > 1:
+                var = (squares - changes * mean_change**2) / (changes - 1)
+                sd = max(var, 0.0) ** 0.5
+            out[(*key, label)] = (
+                expected,
+                n,
+                mean,
+                medians.get((*key, idx)),
+                mean_change if changes else None,
+                sd,
+                tuple(
+                    (name, hit / changes if changes else None)
+                    for name, hit in zip(rules, hits, strict=True)
+                ),
+                n / expected if expected else None,
+                gain if changes else None,
+            )
     return out
 
 
 def from_report(report: Any) -> Cohort:
     """The same numbers read off a ``CohortReport``."""
-    out: Cohort = {}
+    out: Cohort = {("journeys",): (report.journeys,)}
     for g in report.groups:
         key = (g.condition, g.site, g.cell_source, g.cycle)
         out[(*key, "group")] = (
@@ -246,6 +348,7 @@ def from_report(report: Any) -> Cohort:
                 row.sd_change,
                 row.responders,
                 row.completeness,
+                row.mean_improvement,
             )
     return out
 
@@ -253,13 +356,16 @@ def from_report(report: Any) -> Cohort:
 def _close(a: Any, b: Any) -> bool:
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
     if isinstance(a, int | float) and isinstance(b, int | float):
         return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
     return bool(a == b)
 
 
 def differences(ours: dict[Any, Any], theirs: dict[Any, Any], limit: int = 5) -> list[str]:
-    """Where two result dicts disagree (beyond floating-point noise), at most ``limit``."""
+    """Where two result dicts disagree (counts exactly, floats beyond rounding noise),
+    at most ``limit``."""
     found = []
     for key in sorted(set(ours) | set(theirs), key=repr):
         a, b = ours.get(key), theirs.get(key)
@@ -270,38 +376,74 @@ def differences(ours: dict[Any, Any], theirs: dict[Any, Any], limit: int = 5) ->
     return found
 
 
+def cohort_floor(conn: sqlite3.Connection, instrument: str = "nrs") -> dict[str, int]:
+    """The floor of the cohort report: plain sqlite3 reading the rows it needs, no computing.
+
+    The journeys' identity and stage; the injection and adverse-event records with
+    cycle, version, amends, injection time and seriousness; the instrument's scores
+    with version, time, value and amends. Each row is fetched into Python and dropped.
+    Returns the rows read of each table.
+    """
+    reads = {
+        "journeys": (
+            "SELECT id, patient_id, condition, site, side, cell_source, stage FROM journeys",
+            (),
+        ),
+        "records": (
+            "SELECT journey_id, version, kind, cycle, amends, occurred_at, "
+            "CASE WHEN kind = 'adverse_event' THEN json_extract(payload, '$.serious') END "
+            "FROM records WHERE kind IN ('injection', 'adverse_event')",
+            (),
+        ),
+        "observations": (
+            "SELECT journey_id, version, measured_at, value, amends FROM observations "
+            "WHERE instrument = ?",
+            (instrument,),
+        ),
+    }
+    counts = {}
+    for table, (sql, args) in reads.items():
+        n = 0
+        for n, _ in enumerate(conn.execute(sql, args), 1):  # noqa: B007 (the count read)
+            pass
+        counts[table] = n
+    return counts
+
+
 # -- the work-list -----------------------------------------------------------------------
 
-_FOLLOWED = ("recovery", "follow_up")
+ENDING = ("completed", "ineligible", "withdrawn", "voided")
+"""The stages that end a journey: the work-list leaves their journeys out."""
 
 
 def worklist_sql(protocol: Protocol) -> str:
     """The work-list by SQL, rows as the report's items, in its order."""
-    stages = ", ".join(f"'{s}'" for s in _FOLLOWED)
+    ending = ", ".join(f"'{s}'" for s in ENDING)
     return f"""
-    WITH visits (idx, label, months, days, wd) AS (VALUES {_visits(protocol)}),
-    shots AS (
+    WITH shots AS (
         SELECT r.journey_id, r.cycle, min(r.occurred_at) AS at
         FROM journeys AS j JOIN records AS r ON r.journey_id = j.id
-        WHERE j.stage IN ({stages}) AND r.kind = 'injection'
+        WHERE j.stage NOT IN ({ending}) AND r.kind = 'injection'
           AND NOT EXISTS (SELECT 1 FROM records AS a
                           WHERE a.journey_id = r.journey_id AND a.amends = r.version)
         GROUP BY r.journey_id, r.cycle
     ), cycles AS MATERIALIZED (
-        SELECT journey_id, cycle, julianday(substr(at, 1, 10)) AS start,
+        SELECT journey_id, cycle, julianday(substr(at, 1, 10)) AS day,
                lead(julianday(substr(at, 1, 10))) OVER (PARTITION BY journey_id
                                                          ORDER BY cycle) AS stop
         FROM shots
+    ), visits (idx, label, months, days, wd) AS (VALUES {_visits(protocol, labels=True)}
     ), planned AS (
-        SELECT c.journey_id, c.cycle, v.idx, v.label, c.stop, c.start, v.wd,
-               {_due("date(c.start)")} AS due
+        SELECT c.journey_id, c.cycle, v.idx, v.label, c.day, c.stop, v.wd,
+               {_due("date(c.day)")} AS due
         FROM cycles AS c CROSS JOIN visits AS v
-        -- only injections whose window can meet the days asked for (months of 28-31 days)
-        WHERE c.start BETWEEN :first - v.wd - v.months * 31 - v.days
-                          AND :last + v.wd - v.months * 28 - v.days
+        -- only the injection days whose window can meet the days asked for (months of
+        -- 28 to 31 days)
+        WHERE c.day BETWEEN :first - v.wd - v.months * 31 - v.days
+                        AND :last + v.wd - v.months * 28 - v.days
     ), windows AS (
         SELECT journey_id, cycle, idx, label, due,
-               max(due - wd, start + 1) AS opens,
+               max(due - wd, day + 1) AS opens,
                CASE WHEN stop IS NULL THEN due + wd ELSE min(due + wd, stop) END AS closes
         FROM planned WHERE stop IS NULL OR due <= stop
     )
@@ -323,14 +465,18 @@ def worklist_sql(protocol: Protocol) -> str:
 
 
 def worklist(
-    conn: sqlite3.Connection, start: date, end: date, protocol: Protocol = DEFAULT_PROTOCOL
+    conn: sqlite3.Connection,
+    start: date,
+    end: date,
+    protocol: Protocol = DEFAULT_PROTOCOL,
+    on: date | None = None,
 ) -> list[tuple[Any, ...]]:
     """The work-list rows by SQL: (patient, journey, condition, site, side, cycle, label,
-    due, opens, closes, status), status read on ``start``."""
+    due, opens, closes, status), status read on ``on`` (``start`` unless given)."""
     args = {
         "first": _julian(start),
         "last": _julian(end),
-        "on": _julian(start),
+        "on": _julian(start if on is None else on),
     }
     return conn.execute(worklist_sql(protocol), args).fetchall()
 

@@ -37,6 +37,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "move_ratio": ("<=", 1.5),
     "engine_vs_transitions": ("<", 1.0),
     "cohort_ratio": ("<=", 2.0),
+    "cohort_vs_floor": ("<=", 2.0),
     "cohort_peak_mb": ("<", 300.0),
     "worklist_ratio": ("<=", 2.0),
 }
@@ -159,6 +160,7 @@ def main() -> int:
         "move_ratio_to_minimal_tables": steps["move"]["ratio_warm_to_minimal"],
         "engine_vs_transitions": steps["engine"]["ratio_stemjourney_to_pytransitions"],
         "cohort_ratio": steps["cohort"]["ratio"],
+        "cohort_vs_floor": steps["cohort"]["vs_floor"],
         "cohort_peak_mb": steps["cohort"]["report_peak_mb"],
         "worklist_ratio": steps["worklist"]["ratio"],
     }
@@ -177,6 +179,11 @@ def main() -> int:
         "targets": targets,
         "checks": checks,
         "unjudged": {
+            "cohort_vs_floor_cold": steps["cohort"]["vs_floor_cold"],
+            "cohort_seconds": {
+                k: steps["cohort"][f"{k}_s"]
+                for k in ("report_cold", "report_warm", "floor_cold", "floor_warm")
+            },
             "verify_s_per_million_audit_entries": steps["verify"]["s_per_million_audit_entries"],
             "db_mb_per_million_scores": steps["import"]["db_mb_per_million_scores"],
             "import_mb_per_million_scores": steps["import"]["import_mb_per_million_scores"],
