@@ -1297,3 +1297,11 @@ def test_an_aggregated_cohort_counts_each_journeys_own_numbers() -> None:
     assert (six.mean, six.median, six.mean_change, six.mean_improvement) == (11 / 3, 4, -2.5, 2.5)
     assert close(six.sd_change, statistics.stdev([-4, -1]), 1e-9)
     assert dict(six.responders) == {"responder": 0.5, "substantial": 0.5}
+
+
+def test_one_score_value_recorded_twice_is_the_baseline_once() -> None:
+    """Two entries holding one ``Score`` value (a double submit) are two scores, and only the
+    later is the baseline, as when the same journey is read back from a store."""
+    twice = sj.nrs(7, T1 - DAY)
+    clinic = clinic_of(twice, twice, sj.nrs(3, T1 + 42 * DAY))
+    assert [p.time_point for p in shown(clinic)["nrs"].points] == [UNSCHEDULED, BASELINE, "6w"]
