@@ -15,12 +15,14 @@ from typing import Any
 import attrs
 
 from stemjourney.clinical._patient import Patient
+from stemjourney.journey._facts import HistoryFacts, MoveFacts, RecordFacts
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _rows as r
 
 __all__ = [
     "SQL",
     "entries_with_audit",
+    "iter_histories",
     "iter_journeys",
     "iter_patients",
     "journey",
@@ -88,6 +90,10 @@ SQL = {
         "SELECT journey_id, version, instrument, value, answers, measured_at, cycle, "
         "stage, stage_seq, recorded_at, actor, amends, reason, audit_id FROM observations"
         " WHERE journey_id IN (SELECT value FROM json_each(?))"
+    ),
+    "history_journeys": (
+        "SELECT id, patient_id, condition, site, side, cell_source FROM journeys"
+        " WHERE patient_id IN (SELECT value FROM json_each(?)) ORDER BY patient_id, id"
     ),
 }
 """The statements of this module, by name (the query-plan tests read them)."""
@@ -204,3 +210,62 @@ def entries_with_audit(
     for row in conn.execute(SQL["observations"], (journey_id,)):
         found.append((row[-1], r.observation_from_row(row)))
     return found
+
+
+def _history_entries(
+    conn: sqlite3.Connection, ids: Sequence[str]
+) -> dict[str, tuple[list[MoveFacts], list[RecordFacts]]]:
+    """The moves and record entries of the journeys ``ids``, as plain facts (no decoding)."""
+    grouped: dict[str, tuple[list[MoveFacts], list[RecordFacts]]] = {i: ([], []) for i in ids}
+    args = (json.dumps(list(ids)),)
+    loads = json.loads
+    for row in conn.execute(SQL["transitions_of_many"], args):
+        reason = None if row[13] is None else loads(row[13])
+        grouped[row[0]][0].append(MoveFacts._make((*row[1:12], reason)))
+    for row in conn.execute(SQL["records_of_many"], args):
+        data = loads(row[4])
+        grouped[row[0]][1].append(RecordFacts._make((row[1], row[2], data, row[4], *row[5:12])))
+    for row in conn.execute(SQL["observations_of_many"], args):
+        data = {
+            "answers": None if row[4] is None else loads(row[4]),
+            "instrument": row[2],
+            "kind": "score",
+            "measured_at": row[5],
+            "value": row[3],
+        }
+        grouped[row[0]][1].append(RecordFacts._make((row[1], "score", data, None, *row[6:13])))
+    return grouped
+
+
+def iter_histories(
+    conn: sqlite3.Connection, batch_size: int
+) -> Iterator[tuple[Patient, list[HistoryFacts]]]:
+    """Every patient by id with the history facts of its journeys by id, in one ordered pass.
+
+    Patients are read ``batch_size`` at a time, with their journeys and those journeys'
+    entries in four queries a batch; records are passed on as the JSON they are stored
+    as, not rebuilt.
+    """
+    last = ""
+    while True:
+        rows = conn.execute(SQL["patients_after"], (last, batch_size)).fetchall()
+        if not rows:
+            return
+        ids = [row[0] for row in rows]
+        journeys = conn.execute(SQL["history_journeys"], (json.dumps(ids),)).fetchall()
+        by_patient: dict[str, list[HistoryFacts]] = {i: [] for i in ids}
+        for start in range(0, len(journeys), _CHUNK):
+            chunk = journeys[start : start + _CHUNK]
+            entries = _history_entries(conn, [j[0] for j in chunk])
+            for j in chunk:
+                moves, records = entries[j[0]]
+                moves.sort()
+                records.sort(key=_version)
+                by_patient[j[1]].append(HistoryFacts._make((*j, tuple(moves), tuple(records))))
+        for row in rows:
+            yield r.patient_from_row(row), by_patient[row[0]]
+        last = ids[-1]
+
+
+def _version(facts: RecordFacts) -> int:
+    return facts.version
