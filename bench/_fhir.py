@@ -13,16 +13,18 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from _measure import peak_mb, timed
+from _measure import peak_mb
 
 from stemjourney.export import write_fhir_bundle
 from stemjourney.store import open_store
 
+T = TypeVar("T")
 STAMP = datetime(2026, 11, 23, tzinfo=UTC)
 _ENC = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 # The same literal strings the export writes (a careful engineer would write the same).
@@ -228,28 +230,45 @@ def floor(conn: sqlite3.Connection, out: Sink) -> int:
     return count
 
 
+def _timed(work: Callable[[], T]) -> tuple[float, float, T]:
+    """Wall seconds and this process's CPU seconds of one call of ``work``, and its result.
+
+    On a shared machine the CPU time is what the code costs; the ratio is judged on it.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
 def fhir_step(path: Path, repeat: int) -> dict[str, Any]:
-    """The export of the whole store against the floor, runs interleaved, best of ``repeat``."""
-    ours: list[float] = []
-    theirs: list[float] = []
+    """The export of the whole store against the floor, runs interleaved, best of ``repeat``.
+
+    The ratio is of CPU time (this process's), the wall times are reported beside it.
+    """
+    ours: list[tuple[float, float]] = []
+    theirs: list[tuple[float, float]] = []
     count = floor_count = 0
     ours_chars = floor_chars = 0
     export_peak = 0.0
-    for _ in range(repeat):
+    for _ in range(max(repeat, 3)):
         with open_store(path) as store:
             sink = Sink()
-            seconds, count = timed(lambda s=store, k=sink: write_fhir_bundle(s, k, timestamp=STAMP))
-            ours.append(seconds)
+            wall, cpu, count = _timed(
+                lambda s=store, k=sink: write_fhir_bundle(s, k, timestamp=STAMP)
+            )
+            ours.append((cpu, wall))
             ours_chars = sink.chars
         export_peak = peak_mb()
         conn = sqlite3.connect(path)
         sink = Sink()
-        seconds, floor_count = timed(lambda c=conn, k=sink: floor(c, k))
-        theirs.append(seconds)
+        wall, cpu, floor_count = _timed(lambda c=conn, k=sink: floor(c, k))
+        theirs.append((cpu, wall))
         floor_chars = sink.chars
         conn.close()
-    ours_rate = count / min(ours)
-    floor_rate = floor_count / min(theirs)
+    ours_cpu, ours_wall = min(ours)
+    floor_cpu, floor_wall = min(theirs)
+    ours_rate = count / ours_cpu
+    floor_rate = floor_count / floor_cpu
     return {
         "resources": count,
         "floor_resources": floor_count,
@@ -257,9 +276,12 @@ def fhir_step(path: Path, repeat: int) -> dict[str, Any]:
         "floor_resources_per_s": round(floor_rate),
         "bytes_per_resource": round(ours_chars / count),
         "floor_bytes_per_resource": round(floor_chars / floor_count),
-        "export_s": round(min(ours), 2),
-        "floor_s": round(min(theirs), 2),
+        "export_cpu_s": round(ours_cpu, 2),
+        "floor_cpu_s": round(floor_cpu, 2),
+        "export_wall_s": round(ours_wall, 2),
+        "floor_wall_s": round(floor_wall, 2),
         "ratio": round(ours_rate / floor_rate, 3),
+        "ratio_wall": round((count / ours_wall) / (floor_count / floor_wall), 3),
         "export_peak_mb": export_peak,
         "peak_mb": peak_mb(),
     }

@@ -330,6 +330,23 @@ def test_export_import_export_gives_the_same_bundle(journey: sj.Journey) -> None
     assert patients == [patient]
     assert found == [journey]
     assert fhir_bundle(patients[0], found, timestamp=STAMP) == bundle
+    out = io.StringIO()
+    write_fhir_bundle(_Source(patient, journey), out, timestamp=STAMP)
+    assert json.loads(out.getvalue())["entry"] == bundle["entry"]
+
+
+class _Source:
+    """One patient and their journey, as a clinic source (no store: facts from values)."""
+
+    def __init__(self, patient: sj.Patient, journey: sj.Journey) -> None:
+        self._patient = patient
+        self._journey = journey
+
+    def patient(self, patient_id: str) -> sj.Patient:
+        return self._patient
+
+    def iter_journeys(self) -> Any:
+        return iter([self._journey])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -361,10 +378,162 @@ def test_score_points_from_facts_agree_with_points_by_version(journey: sj.Journe
 
 
 def test_fhir_resources_and_the_streamed_bundle_agree(demo: Path) -> None:
-    """The store's streamed Bundle holds, for each patient, what fhir_resources gives."""
+    """The store's streamed Bundle (its commonest resources written as text) holds exactly
+    what fhir_resources gives for each patient, then the Questionnaires answered."""
     with open_store(demo) as store:
-        bundle = json.loads(_export(store))
-        patient = next(store.iter_patients())
-        resources = list(fhir_resources(patient, store.journeys_of(patient.id)))
-    streamed = [e["resource"] for e in bundle["entry"][: len(resources)]]
-    assert streamed == resources
+        streamed = [e["resource"] for e in json.loads(_export(store))["entry"]]
+        built = [
+            resource
+            for patient in store.iter_patients()
+            for resource in fhir_resources(patient, store.journeys_of(patient.id))
+        ]
+    assert streamed[: len(built)] == built
+    assert {r["resourceType"] for r in streamed[len(built) :]} == {"Questionnaire"}
+
+
+# -- every refusal, one mutation each ---------------------------------------------------
+
+
+def _first(bundle: dict[str, Any], kind: str) -> dict[str, Any]:
+    return by_type(bundle, kind)[0]
+
+
+def _part(resource: dict[str, Any], url: str, name: str) -> dict[str, Any]:
+    ext = next(x for x in resource["extension"] if x["url"].endswith(url))
+    return next(p for p in ext["extension"] if p["url"] == name)
+
+
+def _set(path: list[Any], value: Any) -> Any:
+    def change(bundle: dict[str, Any]) -> None:
+        target: Any = bundle
+        for step in path[:-1]:
+            target = step(bundle) if callable(step) else target[step]
+        if value is _DELETE:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value
+
+    return change
+
+
+_DELETE = object()
+_OBS = (lambda b: _first(b, "Observation"),)
+_EPISODE = (lambda b: _first(b, "EpisodeOfCare"),)
+
+
+def _rename(bundle: dict[str, Any], kind: str) -> None:
+    entry = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == kind)
+    entry["resource"]["id"] = "00000000-0000-5000-8000-000000000000"
+    entry["fullUrl"] = f"urn:uuid:{entry['resource']['id']}"
+
+
+def _consent_record(b: dict[str, Any]) -> dict[str, Any]:
+    return _part(_first(b, "Consent"), "/entry", "record")
+
+
+MUTATIONS: list[tuple[str, Any, str, str]] = [
+    ("not a collection", _set(["type"], "batch"), "Bundle.type", "is not 'collection'"),
+    ("no entries", _set(["entry"], {}), "Bundle.entry", "is not a list"),
+    ("an entry without resource", _set(["entry", 0, "resource"], None),
+     "Bundle.entry[0].resource", "is missing"),
+    ("a fullUrl not the id", _set(["entry", 0, "fullUrl"], "urn:uuid:x"), ".fullUrl",
+     "is not urn:uuid:<id>"),
+    ("a foreign Questionnaire", _set([lambda b: _first(b, "Questionnaire"), "url"],
+     "http://example.org/q"), ".url", "is not a stemjourney questionnaire"),
+    ("a patient id not ours", lambda b: _rename(b, "Patient"), ".id",
+     "is not the id the export gives this patient"),
+    ("a bad birth date", _set([lambda b: _first(b, "Patient"), "birthDate"], "1960-13-40"),
+     ".birthDate", "is not a date"),
+    ("an empty external id", _set([lambda b: _first(b, "Patient"), "identifier", 0, "value"],
+     " "), "", "cannot be read as a patient"),
+    ("an episode id not ours", lambda b: _rename(b, "EpisodeOfCare"), ".id",
+     "is not the id the export gives this journey"),
+    ("an episode of no patient", _set([*_EPISODE, "patient", "reference"], "urn:uuid:x"),
+     ".patient", "is not a Patient of the Bundle"),
+    ("a cell source unknown", _set([lambda b: _part(_first(b, "EpisodeOfCare"), "/journey",
+     "cellSource"), "valueCode"], "blood"), ".cellSource", "is not a cell source"),
+    ("a move without a seq", _set([lambda b: _part(_first(b, "EpisodeOfCare"), "/journey",
+     "move")["extension"][0], "url"], "sequence"), ".move.seq", "is missing"),
+    ("a move time without offset", _set([lambda b: next(
+     p for p in _part(_first(b, "EpisodeOfCare"), "/journey", "move")["extension"]
+     if p["url"] == "occurred"), "valueDateTime"], "2026-01-05"), ".move.occurred",
+     "is not a time with an offset"),
+    ("a version that is text", _set([lambda b: _part(_first(b, "Consent"), "/entry",
+     "version"), "valueInteger"], "1"), ".version", "is not a int"),
+    ("a record that is not JSON", _set([_consent_record, "valueString"], "{"), ".record",
+     "is not JSON"),
+    ("a record of no kind", _set([_consent_record, "valueString"], "[]"), ".record",
+     "is not a stemjourney record"),
+    ("a record refused by its class", _set([_consent_record, "valueString"],
+     '{"kind":"consent","signed_at":"x"}'), ".extension", "cannot be read as a journey"),
+    ("a consent without its record", _set([_consent_record, "url"], "other"), ".record",
+     "is missing"),
+    ("a score of no instrument", _set([*_OBS, "code"], {}), ".code", "names no instrument"),
+    ("a score without a value", _set([*_OBS, "valueInteger"], True), ".value[x]",
+     "is not a number"),
+    ("a score without a time", _set([*_OBS, "effectiveDateTime"], _DELETE),
+     ".effectiveDateTime", "is missing"),
+    ("a sub-extension without url", _set([lambda b: _first(b, "Consent")["extension"][0],
+     "extension", 0], {"valueString": "x"}), "", "has a sub-extension without a url"),
+    ("a record of no journey", _set([lambda b: _part(_first(b, "Consent"), "/entry",
+     "journey"), "valueString"], "j-none"), "journey j-none", "has records but no"),
+    ("a journey twice", lambda b: b["entry"].append(copy.deepcopy(
+     next(e for e in b["entry"] if e["resource"]["resourceType"] == "EpisodeOfCare"))),
+     ".identifier", "repeats journey"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [m[1:] for m in MUTATIONS],
+    ids=[m[0] for m in MUTATIONS],
+)
+def test_each_refusal_names_the_resource_and_element(change: Any, field: str, problem: str) -> None:
+    """Each way a Bundle can differ from what the export writes is refused by name."""
+    treated = treated_journey(scores=[(-3, 7), (42, 3)])
+    bundle = fhir_bundle(sj.Patient(id="p-1", external_id="MRN-1"), [treated], timestamp=STAMP)
+    patient, journey = scored_journey()
+    bundle["entry"] += fhir_bundle(patient, [journey], timestamp=STAMP)["entry"]
+    change(bundle)
+    with pytest.raises(FhirImportError) as info:
+        read_fhir_bundle(bundle)
+    assert info.value.field.endswith(field)
+    assert problem in info.value.problem
+
+
+def test_responses_that_do_not_fit_their_instrument_are_refused() -> None:
+    """A score derived from no response of the Bundle, from an item its instrument lacks,
+    or on an instrument without items here, is refused by name."""
+    patient, journey = scored_journey()
+    bundle = fhir_bundle(patient, [journey], timestamp=STAMP)
+    odi = next(o for o in by_type(bundle, "Observation") if "97909-6" in json.dumps(o["code"]))
+    response = next(r for r in by_type(bundle, "QuestionnaireResponse")
+                    if f"urn:uuid:{r['id']}" == odi["derivedFrom"][0]["reference"])  # fmt: skip
+    response["item"][0]["linkId"] = "s99"
+    with pytest.raises(FhirImportError, match="has item 's99', not one of odi"):
+        read_fhir_bundle(bundle)
+    odi["derivedFrom"] = [{"reference": "urn:uuid:nowhere"}]
+    with pytest.raises(FhirImportError, match="is not a QuestionnaireResponse of the Bundle"):
+        read_fhir_bundle(bundle)
+    odi["derivedFrom"] = [{"reference": f"urn:uuid:{response['id']}"}]
+    odi["code"] = {"text": "clinic:unknown"}
+    with pytest.raises(FhirImportError, match="instrument clinic:unknown has no items"):
+        read_fhir_bundle(bundle)
+
+
+def test_import_reads_a_path_a_file_or_a_dict(tmp_path: Path) -> None:
+    """The Bundle may be given as a path or an open file; other things are refused."""
+    treated = treated_journey()
+    bundle = fhir_bundle(sj.Patient(id="p-1", external_id="MRN-1"), [treated], timestamp=STAMP)
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    with open_store(":memory:") as store:
+        assert import_fhir(store, path) == (1, 1)
+    with open_store(":memory:") as store, path.open(encoding="utf-8") as handle:
+        assert import_fhir(store, handle) == (1, 1)
+        assert store.journey("j-1") == treated
+    with open_store(":memory:") as store:
+        with pytest.raises(FhirImportError, match="is not a Bundle"):
+            import_fhir(store, 42)
+        with pytest.raises(FhirImportError, match="is not JSON"):
+            import_fhir(store, io.StringIO("{"))

@@ -84,8 +84,13 @@ def patient_resource(patient: Patient) -> dict[str, Any]:
 
 
 def _resources(
-    builder: r.ResourceBuilder, patient: Patient, journeys: Iterable[Any], *, facts: bool
-) -> Iterator[dict[str, Any]]:
+    builder: r.ResourceBuilder,
+    patient: Patient,
+    journeys: Iterable[Any],
+    *,
+    facts: bool,
+    text: bool = False,
+) -> Iterator[Any]:
     resource = builder.patient(patient)
     yield resource
     subject = {"reference": f"urn:uuid:{resource['id']}"}
@@ -98,7 +103,7 @@ def _resources(
                 f"not {patient.id}",
                 "the journeys of the patient being exported",
             )
-        yield from builder.journey(found, subject)
+        yield from builder.journey(found, subject, text=text)
 
 
 def fhir_resources(
@@ -191,9 +196,14 @@ def write_fhir_bundle(
     builder = r.ResourceBuilder(pipeline, protocol)
     count = 0
     for done, (patient, facts) in enumerate(histories(source, patient_ids), start=1):
-        for resource in _resources(builder, patient, facts, facts=True):
-            write(",\n" if count else "\n")
-            write(encode({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}))
+        for item in _resources(builder, patient, facts, facts=True, text=True):
+            # the entry as json.dumps writes it, without building its dict
+            if isinstance(item, tuple):
+                uid_, body = item
+            else:
+                uid_, body = item["id"], encode(item)
+            lead = ",\n" if count else "\n"
+            write(f'{lead}{{"fullUrl": "urn:uuid:{uid_}", "resource": {body}}}')
             count += 1
         if progress is not None:
             progress(done)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
-from stemjourney.clinical._codec import parse_time, time_text
+from stemjourney.clinical._codec import time_text
 from stemjourney.clinical._instruments import INSTRUMENTS
 from stemjourney.clinical._patient import Patient
 from stemjourney.clinical._vocabulary import CellSource, Side
@@ -86,13 +86,14 @@ def _one(
 
 def _time(value: str, where: str) -> str:
     try:
-        return time_text(parse_time(value))
+        moment = datetime.fromisoformat(value)
     except (TypeError, ValueError):
+        moment = None
+    if moment is None or moment.tzinfo is None:
         raise _fail(
-            where,
-            "is not a time with an offset",
-            "an ISO 8601 time such as 2026-03-02T09:30:00+00:00",
-        ) from None
+            where, "is not a time with an offset", "an ISO 8601 time such as 2026-03-02T09:30+00:00"
+        )
+    return time_text(moment)
 
 
 def _extension(resource: Mapping[str, Any], url: str, where: str) -> Mapping[str, Any]:

@@ -8,6 +8,7 @@ once, and places each score on the schedule with :class:`~stemjourney.outcomes._
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
@@ -89,6 +90,11 @@ def episode_status(stage: str, pipeline: Pipeline) -> str:
     if stage == pipeline.initial:
         return "planned"
     return "finished" if pipeline.is_outcome(stage) else "active"
+
+
+def _number(value: float) -> str:
+    """A number as ``json.dumps`` writes it."""
+    return float.__repr__(value) if isinstance(value, float) else int.__repr__(value)
 
 
 def _ref(uid: str) -> dict[str, str]:
@@ -193,6 +199,8 @@ def observation_code(instrument: str) -> tuple[dict[str, Any], str]:
     return {"coding": codings, "text": spec.name}, spec.unit
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+_quote = json.encoder.encode_basestring
 _RECORD, _RESPONSE, _CONDITION = 1, 2, 3
 _RECORD_SYSTEM = f"{t.ID_SYSTEM}:record"
 _MEMO = 4096
@@ -269,6 +277,8 @@ class ResourceBuilder:
         # Values that repeat, built once per builder: the resources of one export share
         # them (as they share their subject), so copy a resource before changing it.
         self._outcomes: dict[PointValues, dict[str, Any]] = {}
+        self._outcome_texts: dict[PointValues, str] = {}
+        self._fixed_texts: dict[tuple[str, str], tuple[str, str, str, Instrument | None]] = {}
         self._codes: dict[str, tuple[dict[str, Any], str, Instrument | None]] = {}
         self._survey = [t.concept(_CATEGORY, "survey")]
         self._seriousness = {
@@ -316,8 +326,14 @@ class ResourceBuilder:
             resource["birthDate"] = patient.birth_date.isoformat()
         return resource
 
-    def journey(self, facts: HistoryFacts, subject: dict[str, str]) -> Iterator[dict[str, Any]]:
-        """The resources of one journey, Condition and EpisodeOfCare first."""
+    def journey(
+        self, facts: HistoryFacts, subject: dict[str, str], *, text: bool = False
+    ) -> Iterator[dict[str, Any] | tuple[str, str]]:
+        """The resources of one journey, Condition and EpisodeOfCare first.
+
+        With ``text``, a plain score's Observation comes as (id, its JSON) instead of a
+        dict: the same resource, written without building it (the export's commonest).
+        """
         status = episode_status(facts.moves[-1].target, self.pipeline)
         j = _Journey(facts, status == _EIE)
         condition_id = j.derived(_CONDITION, 0)
@@ -327,7 +343,7 @@ class ResourceBuilder:
         for rec in j.in_force:
             kind = rec.kind
             if kind == "score":
-                yield from self._score(j, rec, subject, points[rec.version])
+                yield from self._score(j, rec, subject, points[rec.version], text)
                 continue
             if kind == "harvest":
                 resource = self._harvest(j, rec.data, subject)
@@ -612,13 +628,21 @@ class ResourceBuilder:
         return self.points.of(injections, scores) if scores else {}
 
     def _score(
-        self, j: _Journey, rec: RecordFacts, subject: dict[str, str], point: PointValues
-    ) -> Iterator[dict[str, Any]]:
+        self,
+        j: _Journey,
+        rec: RecordFacts,
+        subject: dict[str, str],
+        point: PointValues,
+        text: bool = False,
+    ) -> Iterator[dict[str, Any] | tuple[str, str]]:
         data = rec.data
         instrument = data["instrument"]
         top = j.root[rec.version]
         amended = len(j.chains[top]) > 1
         spec = INSTRUMENTS.get(instrument)
+        if text and not amended and (data["answers"] is None or (spec is not None and spec.items)):
+            yield from self._score_text(j, rec, subject, point, spec)
+            return
         code, unit = self._observation_code(instrument, spec)
         resource: dict[str, Any] = {
             "resourceType": "Observation",
@@ -648,6 +672,75 @@ class ResourceBuilder:
         # the score is read back from the Observation (and its response): the record's
         # JSON travels only for answers no response can hold (an unregistered instrument)
         yield self._entry(j, rec, resource, record=answers is not None)
+
+    def _score_text(
+        self,
+        j: _Journey,
+        rec: RecordFacts,
+        subject: dict[str, str],
+        point: PointValues,
+        spec: Instrument | None,
+    ) -> Iterator[dict[str, Any] | tuple[str, str]]:
+        """The Observation :meth:`_score` builds for a score not amended, as its JSON."""
+        data = rec.data
+        instrument = data["instrument"]
+        jid = j.facts.journey_id
+        top = rec.version
+        fixed = self._fixed(instrument, spec, subject)
+        derived = ""
+        if data["answers"] is not None and spec is not None:
+            response = self._response(j, top, data, spec.items, subject, False)
+            derived = f', "derivedFrom": [{{"reference": "urn:uuid:{response["id"]}"}}]'
+            yield response
+        if instrument == "nrs":
+            value = f'"valueInteger": {int(data["value"])}'
+        else:
+            value = f'"valueQuantity": {{"value": {_number(data["value"])}, {fixed[2]}}}'
+        optional = ""
+        if rec.reason is not None:
+            optional = f', {{"url": "reason", "valueString": {_quote(rec.reason)}}}'
+        rid = j.rid(top)
+        status = _EIE if j.voided else "final"
+        yield (
+            rid,
+            f'{{"resourceType": "Observation", "id": "{rid}", "identifier": [{{"system": '
+            f'"{_RECORD_SYSTEM}", "value": {_quote(f"{jid}/{top}")}}}], "extension": [{{'
+            f'"url": "{ENTRY_EXTENSION}", "extension": [{{"url": "journey", "valueString": '
+            f'{_quote(jid)}}}, {{"url": "version", "valueInteger": {rec.version}}}, {{"url": '
+            f'"cycle", "valueInteger": {rec.cycle}}}, {{"url": "stage", "valueCode": '
+            f'{_quote(rec.stage)}}}, {{"url": "stageSeq", "valueInteger": {rec.stage_seq}}}, '
+            f'{{"url": "recorded", "valueInstant": "{rec.recorded_at}"}}, {{"url": "actor", '
+            f'"valueString": {_quote(rec.actor)}}}{optional}]}}, {self._outcome_text(point)}], '
+            f'"status": "{status}", {fixed[0]}, "subject": {fixed[1]}, "effectiveDateTime": '
+            f'"{data["measured_at"]}", "issued": "{rec.recorded_at}", {value}{derived}}}',
+        )
+
+    def _fixed(
+        self, instrument: str, spec: Instrument | None, subject: dict[str, str]
+    ) -> tuple[str, str, str]:
+        """The JSON of what a score Observation shares: category and code, subject, unit."""
+        key = (instrument, subject["reference"])
+        found = self._fixed_texts.get(key)
+        if found is None or found[3] is not spec:
+            code, unit = self._observation_code(instrument, spec)
+            encode = _ENCODE
+            head = f'"category": {encode(self._survey)}, "code": {encode(code)}'
+            quantity = (
+                f'"unit": {_quote(unit)}, "system": "{t.UCUM}", '
+                f'"code": {_quote(_UCUM.get(unit, "{score}"))}'
+            )
+            if len(self._fixed_texts) >= _MEMO:
+                self._fixed_texts.clear()
+            found = self._fixed_texts[key] = (head, encode(subject), quantity, spec)
+        return found[0], found[1], found[2]
+
+    def _outcome_text(self, point: PointValues) -> str:
+        found = self._outcome_texts.get(point)
+        if found is None:
+            if len(self._outcome_texts) >= _MEMO:
+                self._outcome_texts.clear()
+            found = self._outcome_texts[point] = _ENCODE(self._outcome(point))
+        return found
 
     def _response(
         self,

@@ -26,6 +26,8 @@ from stemjourney.outcomes._series import BASELINE, UNSCHEDULED
 
 __all__ = ["PointValues", "ScorePoints"]
 
+_MEMO = 4096
+
 
 class PointValues(NamedTuple):
     """One score's outcome: its time point, and from the journey's baseline its change
@@ -47,6 +49,8 @@ class ScorePoints:
         self._windows: dict[tuple[tuple[int, date], ...], tuple[Window, ...]] = {}
         self._earliest: dict[str, str] = {}
         self._rules: dict[str, tuple[tuple[bool, float] | None, list[ResponderRule]]] = {}
+        self._points: dict[tuple[str, str, float, float], PointValues] = {}
+        self._days: dict[str, date] = {}
 
     def _rules_of(self, instrument: str) -> tuple[tuple[bool, float] | None, list[ResponderRule]]:
         found = self._rules.get(instrument)
@@ -83,12 +87,15 @@ class ScorePoints:
         store's UTC text.
         """
         firsts = first_injections(injections)
-        windows = self._windows_of(firsts) if firsts else ()
+        by_cycle: dict[int | None, list[tuple[str, date, date]]] = {}
+        for w in self._windows_of(firsts) if firsts else ():
+            by_cycle.setdefault(w[0], []).append((w[1], w[4], w[5]))
         first = next(iter(firsts.values()), None)
         by_instrument: dict[str, list[tuple[int, str, str, float]]] = {}
         for score in scores:
             by_instrument.setdefault(score[1], []).append(score)
         out: dict[int, PointValues] = {}
+        days = self._days
         for instrument, group in by_instrument.items():
             group.sort(key=_measured)
             anchor = None
@@ -96,22 +103,41 @@ class ScorePoints:
                 times = [s[2] for s in group]
                 anchor = baseline_index(times, first, self._lookback_start(first))
             base = None if anchor is None else group[anchor][3]
-            direction, rules = self._rules_of(instrument)
             for index, (version, _, measured, value) in enumerate(group):
                 cycle = cycle_of(measured, firsts)
-                day = date.fromisoformat(measured[:10])
-                label = next((w[1] for w in windows if w[0] == cycle and w[4] <= day <= w[5]), None)
+                day = days.get(measured[:10])
+                if day is None:
+                    day = days[measured[:10]] = date.fromisoformat(measured[:10])
+                label = None
+                for name, opens, closes in by_cycle.get(cycle, ()):
+                    if opens <= day <= closes:
+                        label = name
+                        break
                 if label is None:
                     label = BASELINE if index == anchor else UNSCHEDULED
-                if cycle is None or base is None or direction is None:
+                if cycle is None or base is None:
                     out[version] = PointValues(label, None, None, None, ())
-                    continue
+                else:
+                    out[version] = self._point(instrument, label, base, value)
+        if len(days) > _MEMO:
+            days.clear()
+        return out
+
+    def _point(self, instrument: str, label: str, base: float, value: float) -> PointValues:
+        key = (instrument, label, base, value)
+        found = self._points.get(key)
+        if found is None:
+            direction, rules = self._rules_of(instrument)
+            if direction is None:
+                found = PointValues(label, None, None, None, ())
+            else:
                 points, percent = improvement(*direction, base, value)
                 verdicts = tuple((r.label, meets_values(r, points, percent)) for r in rules)
-                out[version] = PointValues(
-                    label, float(value) - float(base), points, percent, verdicts
-                )
-        return out
+                found = PointValues(label, float(value) - float(base), points, percent, verdicts)
+            if len(self._points) >= _MEMO:
+                self._points.clear()
+            self._points[key] = found
+        return found
 
 
 def _measured(score: tuple[int, str, str, float]) -> str:
