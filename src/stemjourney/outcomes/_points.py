@@ -4,7 +4,8 @@ An export that streams a store reads scores and injections as text and numbers;
 :class:`ScorePoints` places every score of a journey on the schedule (its time point,
 its change from the journey's baseline and its responder verdicts) with the same rules
 as :func:`~stemjourney.outcomes.series`, and caches what a clinic repeats (the windows
-of an injection day, the start of a look-back). The tests check it agrees with
+of an injection day, the start of a look-back, the outcome of a value against a
+baseline), each cache bounded so memory stays flat. The tests check it agrees with
 :func:`~stemjourney.outcomes.points_by_version` for generated journeys.
 """
 
@@ -65,6 +66,8 @@ class ScorePoints:
         found = self._earliest.get(injected)
         if found is None:
             found = time_text(parse_time(injected) - self.protocol.baseline_lookback)
+            if len(self._earliest) >= _MEMO:
+                self._earliest.clear()
             self._earliest[injected] = found
         return found
 
@@ -72,6 +75,8 @@ class ScorePoints:
         key = tuple((cycle, date.fromisoformat(at[:10])) for cycle, at in firsts.items())
         found = self._windows.get(key)
         if found is None:
+            if len(self._windows) >= _MEMO:
+                self._windows.clear()
             found = self._windows[key] = tuple(plan_windows(dict(key), self.protocol))
         return found
 
