@@ -51,6 +51,7 @@ from stemjourney.outcomes._series import (
     UNSCHEDULED,
     Series,
     SeriesPoint,
+    known_on,
     points_by_version,
     series,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "get_instrument",
     "improvement",
     "injection_dates",
+    "known_on",
     "meets",
     "meets_values",
     "open_status",
