@@ -326,13 +326,13 @@ def test_queries_use_their_index(store: Store, name: str, index: str) -> None:
 
 def test_the_working_copy_and_idempotency_use_their_indexes(store: Store) -> None:
     """A write's pain-score lookup and guard records use indexes; keys the partial one."""
-    from stemjourney.store._state import _GUARDED, _LATEST_PAIN
+    from stemjourney.store._state import _GUARDED, _LATEST_IN_CYCLE, _LATEST_PAIN
 
-    plan = " ".join(
-        r[3] for r in store.db.execute("EXPLAIN QUERY PLAN " + _LATEST_PAIN, ["j-1", 1, "nrs"])
-    )
-    assert "INDEX observations_by_stage" in plan
-    assert "SCAN" not in plan
+    for sql, args in ((_LATEST_PAIN, ["j-1", 1, "nrs", 1]), (_LATEST_IN_CYCLE, ["j-1", 1, "nrs"])):
+        plan = " ".join(r[3] for r in store.db.execute("EXPLAIN QUERY PLAN " + sql, args))
+        assert "INDEX observations_by_cycle" in plan
+        assert "SCAN" not in plan
+        assert "TEMP B-TREE" not in plan
     plan = " ".join(r[3] for r in store.db.execute("EXPLAIN QUERY PLAN " + _GUARDED, ["j-1"]))
     assert "INDEX records_by_kind" in plan
     assert "SCAN" not in plan

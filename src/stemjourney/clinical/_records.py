@@ -55,7 +55,7 @@ def _contraindications(value: object) -> frozenset[str]:
         if c not in CONTRAINDICATIONS and not c.startswith("clinic:"):
             raise ValidationError(
                 "contraindications",
-                f"'{c}' is not a known contraindication",
+                "holds a code that is not a known contraindication",
                 ", ".join(sorted(CONTRAINDICATIONS)) + ", or a clinic code 'clinic:<code>'",
             )
     return codes

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from stemjourney._files import create_private, reason
 from stemjourney.exceptions import (
     CorruptDatabaseError,
     NotADatabaseError,
@@ -24,87 +24,13 @@ from stemjourney.exceptions import (
 )
 from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION
 
-__all__ = ["Target", "configure", "connect", "create_private", "private_dir", "write_private"]
+__all__ = ["Target", "configure", "connect"]
 
 Target = str | os.PathLike[str] | sqlite3.Connection | Any
 """What :func:`~stemjourney.store.open_store` accepts: a path, ``":memory:"``, an
 ``sqlite3.Connection`` or an ``sqlite_utils.Database``."""
 
 _MAGIC = b"SQLite format 3\x00"
-_FILE_MODE = 0o600
-_DIR_MODE = 0o700
-
-
-def create_private(path: str | os.PathLike[str]) -> None:
-    """Create ``path`` as an empty file readable and writable by its owner only.
-
-    An existing file is left as it is (a symlink is followed to its target, which is
-    created owner-only when it does not exist yet); raises
-    :class:`~stemjourney.exceptions.StorageError` when the file cannot be created.
-    """
-    real = os.path.realpath(path)
-    try:
-        fd = os.open(real, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _FILE_MODE)
-    except FileExistsError:
-        return
-    except OSError as error:
-        raise StorageError(
-            f"the file cannot be created ({_reason(error)}); allowed: a path in a "
-            "directory that exists and can be written"
-        ) from None
-    try:
-        os.fchmod(fd, _FILE_MODE)  # whatever the umask
-    finally:
-        os.close(fd)
-
-
-def private_dir(path: str | os.PathLike[str]) -> None:
-    """Create the directory ``path`` (and missing parents) owner-only, if it is missing."""
-    folder = Path(path)
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for made in reversed(missing):
-        try:
-            made.mkdir(mode=_DIR_MODE)
-            os.chmod(made, _DIR_MODE)
-        except OSError as error:
-            raise StorageError(f"the directory cannot be created ({_reason(error)})") from None
-
-
-def write_private(path: str | os.PathLike[str], data: str | bytes) -> None:
-    """Write ``data`` to ``path``, owner-only (0600) whatever the umask, replacing any file.
-
-    Missing parent directories are created owner-only (0700).
-    """
-    target = Path(os.path.realpath(path))
-    private_dir(target.parent)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, _FILE_MODE)
-        try:
-            os.fchmod(fd, _FILE_MODE)
-            view = memoryview(raw)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-    except OSError as error:
-        raise StorageError(f"the file cannot be written ({_reason(error)})") from None
-
-
-def make_private(path: str | os.PathLike[str]) -> None:
-    """Set an existing file to owner-only (0600)."""
-    try:
-        os.chmod(os.path.realpath(path), _FILE_MODE)
-    except OSError as error:
-        raise StorageError(f"the file's mode cannot be set ({_reason(error)})") from None
-
-
-def _reason(error: OSError) -> str:
-    """The system's reason for an OS error, without the path (which may name a person)."""
-    return error.strerror or type(error).__name__
 
 
 def _header(path: str) -> bytes | None:
@@ -115,7 +41,7 @@ def _header(path: str) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise StorageError(f"the database file cannot be read ({_reason(error)})") from None
+        raise StorageError(f"the database file cannot be read ({reason(error)})") from None
 
 
 def _look(path: str) -> None:

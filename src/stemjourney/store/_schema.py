@@ -62,8 +62,8 @@ _INDEXES = [
     f"CREATE INDEX journeys_by_stage ON {JOURNEYS.name} (stage)",
     f"CREATE INDEX records_by_kind ON {RECORDS.name} (journey_id, kind, version)",
     f"CREATE INDEX records_amended ON {RECORDS.name} (journey_id, amends) WHERE amends IS NOT NULL",
-    f"CREATE INDEX observations_by_stage ON {OBSERVATIONS.name} "
-    "(journey_id, stage_seq, instrument, measured_at)",
+    f"CREATE INDEX observations_by_cycle ON {OBSERVATIONS.name} "
+    "(journey_id, cycle, instrument, stage_seq, measured_at)",
     f"CREATE INDEX observations_amended ON {OBSERVATIONS.name} (journey_id, amends) "
     "WHERE amends IS NOT NULL",
 ]

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
+from stemjourney._files import create_private, make_private
 from stemjourney.clinical import _validation as v
 from stemjourney.clinical._codec import time_text
 from stemjourney.clinical._patient import Patient, normalise_external_id
@@ -31,7 +32,6 @@ from stemjourney.store import _operations as ops
 from stemjourney.store import _queries as q
 from stemjourney.store import _writes as w
 from stemjourney.store._chain import Chain, Head
-from stemjourney.store._connect import create_private, make_private
 from stemjourney.store._errors import map_errors
 from stemjourney.store._facts import iter_facts
 from stemjourney.store._import import import_scores
