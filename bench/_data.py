@@ -340,13 +340,8 @@ def _write(conn: sqlite3.Connection, rows: Rows, state: list[Any]) -> None:
     state[:] = [last_id + len(audit), prev]
     conn.executemany(_SQL["patients"], rows.patients)
     conn.executemany(_SQL["journeys"], rows.journeys)
-    # the column of each row kind that holds its audit entry's index (transitions end with
-    # the reason record after it)
-    for table, at in (("transitions", 12), ("records", 12), ("observations", 13)):
-        conn.executemany(
-            _SQL[table],
-            [(*row[:at], base + row[at], *row[at + 1 :]) for row in getattr(rows, table)],
-        )
+    for table in ("transitions", "records", "observations"):
+        conn.executemany(_SQL[table], [(*row[:-1], base + row[-1]) for row in getattr(rows, table)])
 
 
 def build(path: Path, journeys: int = JOURNEYS, seed: int = SEED, workers: int = 2) -> list[Plan]:

@@ -63,19 +63,30 @@ def _ref(key: str) -> dict[str, str]:
     return {"reference": f"urn:uuid:{_id(key)}"}
 
 
-def _entry_ext(row: Any, record: str | None) -> dict[str, Any]:
+def _t(text: str) -> str:
+    """The store's UTC text as a FHIR time (as the export writes it)."""
+    return f"{text[:10]}T{text[11:]}+00:00"
+
+
+def _entry_ext(row: Any, at: tuple[int, int, int, int, int], record: str | None) -> dict[str, Any]:
+    cycle, stage, seq, recorded, actor = at
     parts = [
         {"url": "journey", "valueString": row[0]},
         {"url": "version", "valueInteger": row[1]},
-        {"url": "cycle", "valueInteger": row[-7]},
-        {"url": "stage", "valueCode": row[-6]},
-        {"url": "stageSeq", "valueInteger": row[-5]},
-        {"url": "recorded", "valueInstant": row[-4]},
-        {"url": "actor", "valueString": row[-3]},
+        {"url": "cycle", "valueInteger": row[cycle]},
+        {"url": "stage", "valueCode": row[stage]},
+        {"url": "stageSeq", "valueInteger": row[seq]},
+        {"url": "recorded", "valueInstant": _t(row[recorded])},
+        {"url": "actor", "valueString": row[actor]},
     ]
     if record is not None:
         parts.append({"url": "record", "valueString": record})
     return {"url": f"{_SD}/entry", "extension": parts}
+
+
+# where cycle, stage, stage seq, recorded time and actor are in each kind of row
+_RECORD_AT = (5, 9, 6, 10, 11)
+_SCORE_AT = (6, 10, 7, 11, 12)
 
 
 def _record(row: Any, subject: dict[str, str]) -> dict[str, Any]:
@@ -84,11 +95,11 @@ def _record(row: Any, subject: dict[str, str]) -> dict[str, Any]:
         "resourceType": "Procedure",
         "id": _id(f"{row[0]}/{row[1]}"),
         "identifier": [{"system": "urn:stemjourney:record", "value": f"{row[0]}/{row[1]}"}],
-        "extension": [_entry_ext(row, row[4])],
+        "extension": [_entry_ext(row, _RECORD_AT, row[4])],
         "status": "completed",
         "code": {"text": data["kind"]},
         "subject": subject,
-        "performedDateTime": row[3],
+        "performedDateTime": _t(row[3]),
         "bodySite": [{"text": f"{data.get('site')}, {data.get('side')}"}],
     }
 
@@ -114,7 +125,7 @@ def _score(row: Any, subject: dict[str, str]) -> Iterator[dict[str, Any]]:
         "resourceType": "Observation",
         "id": _id(key),
         "identifier": [{"system": "urn:stemjourney:record", "value": key}],
-        "extension": [_entry_ext(row, None), outcome],
+        "extension": [_entry_ext(row, _SCORE_AT, None), outcome],
         "status": "final",
         "category": [{"coding": [{"system": _CATEGORY, "code": "survey",
                                   "display": "Survey"}], "text": "Survey"}],
@@ -122,8 +133,8 @@ def _score(row: Any, subject: dict[str, str]) -> Iterator[dict[str, Any]]:
                             {"system": f"{_CS}/instrument", "code": row[2], "display": text}],
                  "text": text},
         "subject": subject,
-        "effectiveDateTime": row[5],
-        "issued": row[9],
+        "effectiveDateTime": _t(row[5]),
+        "issued": _t(row[11]),
         "valueQuantity": {"value": row[3], "unit": "points", "system": "http://unitsofmeasure.org",
                           "code": "{score}"},
     }  # fmt: skip
@@ -135,7 +146,7 @@ def _score(row: Any, subject: dict[str, str]) -> Iterator[dict[str, Any]]:
             "questionnaire": row[2],
             "status": "completed",
             "subject": subject,
-            "authored": row[5],
+            "authored": _t(row[5]),
             "item": [{"linkId": str(n), "answer": [{"valueInteger": a}]}
                      for n, a in enumerate(answers) if a is not None],
         }  # fmt: skip
@@ -162,8 +173,9 @@ def _journey(j: Any, moves: list[Any], subject: dict[str, str]) -> Iterator[dict
             {"url": "move", "extension": [
                 {"url": "seq", "valueInteger": m[1]}, {"url": "version", "valueInteger": m[2]},
                 {"url": "target", "valueCode": m[4]}, {"url": "cycle", "valueInteger": m[5]},
-                {"url": "occurred", "valueDateTime": m[6]},
-                {"url": "recorded", "valueInstant": m[7]}, {"url": "actor", "valueString": m[8]},
+                {"url": "occurred", "valueDateTime": _t(m[6])},
+                {"url": "recorded", "valueInstant": _t(m[11])},
+                {"url": "actor", "valueString": m[12]},
             ]}
         )  # fmt: skip
     yield {
@@ -172,12 +184,36 @@ def _journey(j: Any, moves: list[Any], subject: dict[str, str]) -> Iterator[dict
         "extension": [{"url": f"{_SD}/journey", "extension": parts}],
         "identifier": [{"system": "urn:stemjourney:journey", "value": j[0]}],
         "status": "active",
-        "statusHistory": [{"status": m[4], "period": {"start": m[6]}} for m in moves],
+        "statusHistory": [{"status": m[4], "period": {"start": _t(m[6])}} for m in moves],
         "type": [{"text": f"autologous {j[5]} cell therapy"}],
         "diagnosis": [{"condition": _ref(f"condition/{j[0]}")}],
         "patient": subject,
-        "period": {"start": moves[0][6]},
+        "period": {"start": _t(moves[0][6])},
     }
+
+
+# The rows the store reads for a journey: each entry with its audit entry's time, actor and
+# reason, each record and score with its stage, in journey order.
+_MOVES = """
+SELECT t.journey_id, t.seq, t.version, t.source, t.target, t.cycle, t.occurred_at,
+       t.late_reason, t.override_reason, t.reason_record, t.audit_seq,
+       a.recorded_at, a.actor, a.reason
+FROM transitions AS t JOIN audit_log AS a ON a.seq = t.audit_seq
+ORDER BY t.journey_id, t.seq"""
+_RECORDS = """
+SELECT r.journey_id, r.version, r.kind, r.occurred_at, r.payload, r.cycle, r.stage_seq,
+       r.amends, r.audit_seq, s.target, a.recorded_at, a.actor, a.reason
+FROM records AS r
+JOIN transitions AS s ON s.journey_id = r.journey_id AND s.seq = r.stage_seq
+JOIN audit_log AS a ON a.seq = r.audit_seq
+ORDER BY r.journey_id, r.version"""
+_SCORES = """
+SELECT o.journey_id, o.version, o.instrument, o.value, o.answers, o.measured_at, o.cycle,
+       o.stage_seq, o.amends, o.audit_seq, s.target, a.recorded_at, a.actor, a.reason
+FROM observations AS o
+JOIN transitions AS s ON s.journey_id = o.journey_id AND s.seq = o.stage_seq
+JOIN audit_log AS a ON a.seq = o.audit_seq
+ORDER BY o.journey_id, o.version"""
 
 
 def floor(conn: sqlite3.Connection, out: Sink) -> int:
@@ -188,18 +224,9 @@ def floor(conn: sqlite3.Connection, out: Sink) -> int:
     journeys = conn.execute(
         "SELECT id, patient_id, condition, site, side, cell_source FROM journeys ORDER BY id"
     )
-    moves = _by_journey(conn, "SELECT * FROM transitions ORDER BY journey_id, seq")
-    records = _by_journey(
-        conn,
-        "SELECT journey_id, version, kind, occurred_at, payload, cycle, stage, stage_seq, "
-        "recorded_at, actor, amends, reason, audit_id FROM records ORDER BY journey_id, version",
-    )
-    scores = _by_journey(
-        conn,
-        "SELECT journey_id, version, instrument, value, answers, measured_at, cycle, stage, "
-        "stage_seq, recorded_at, actor, amends, reason, audit_id FROM observations "
-        "ORDER BY journey_id, version",
-    )
+    moves = _by_journey(conn, _MOVES)
+    records = _by_journey(conn, _RECORDS)
+    scores = _by_journey(conn, _SCORES)
     count = 0
     pending = {"r": next(records, None), "s": next(scores, None)}
     for j in journeys:

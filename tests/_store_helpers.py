@@ -20,7 +20,16 @@ from stemjourney.store import Store, open_store
 DAY0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 NOW = DAY0 + timedelta(days=400)
 
-TABLES = ("patients", "journeys", "audit_log", "transitions", "records", "observations")
+TABLES = (
+    "store_meta",
+    "patients",
+    "patient_erasures",
+    "journeys",
+    "audit_log",
+    "transitions",
+    "records",
+    "observations",
+)
 
 S = Stage
 PING_PONG = Pipeline(
@@ -123,7 +132,7 @@ def snapshot(store: Store | sqlite3.Connection) -> tuple[Any, ...]:
     """Row counts of every table and the last audit hash: equal when nothing was written."""
     conn = store if isinstance(store, sqlite3.Connection) else store.db.conn
     counts = tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES)
-    last = conn.execute("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+    last = conn.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     return (*counts, last)
 
 

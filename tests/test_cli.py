@@ -174,7 +174,7 @@ def test_refused_moves_and_bad_records_are_one_error_line(clinic: Path) -> None:
         (("journey", "move", "j-3", "injection"), None, "error: journey j-3 is in 'consultation'"),
         (("journey", "record", "j-3"), "{not json", "error: the record is not valid JSON"),
         (("journey", "record", "j-3"), "[1, 2]", "error: the record must be a JSON object"),
-        (("journey", "score", "j-3", "nrs", "11"), None, "error: value: 11.0 is out of range"),
+        (("journey", "score", "j-3", "nrs", "11"), None, "error: value: is out of range"),
         (("journey", "move", "j-3", "harvest", "--at", "yesterday"), None, "error: Invalid value"),
         (("journey", "show", "j-404"), None, "error: no journey with id 'j-404'"),
         (("report", "patient", "p-1", "--on", "soon"), None, "error: Invalid value for '--on'"),

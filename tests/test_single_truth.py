@@ -55,6 +55,7 @@ from stemjourney.outcomes import (
     VisitStatus,
     baseline,
     change_of,
+    known_on,
     meets,
     plan_windows,
     planned_visits,
@@ -480,7 +481,8 @@ def check_patient_reports(journeys: Sequence[sj.Journey], on: date) -> None:
         report = patient_report(journeys, pid, on=on, protocol=PROTOCOL)
         assert sorted(r.journey_id for r in report.journeys) == sorted(j.id for j in shown)
         for jr in report.journeys:
-            j = by_id[jr.journey_id]
+            # The report shows the record as known on its day: scores measured later left out.
+            j = known_on(by_id[jr.journey_id], on)
             assert sorted(s.instrument for s in jr.series) == sorted(
                 {s.instrument for s in j.scores()}
             )

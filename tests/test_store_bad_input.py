@@ -226,7 +226,7 @@ def test_raw_sql_cannot_change_history(store: Store, table: str) -> None:
     conn = store.db.conn
     before = snapshot(store)
     with pytest.raises(sqlite3.IntegrityError, match="append-only: UPDATE"):
-        conn.execute(f"UPDATE {table} SET actor = 'mallory'")
+        conn.execute(f"UPDATE {table} SET journey_id = 'mallory'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only: DELETE"):
         conn.execute(f"DELETE FROM {table}")
     assert snapshot(store) == before
@@ -249,10 +249,10 @@ def test_raw_sql_cannot_delete_or_rewrite_a_journey(store: Store) -> None:
 def test_voiding_keeps_everything(store: Store) -> None:
     """A voided journey keeps its history and records, and takes no more records."""
     before = store.journey("j-1")
-    j = store.move(
-        "j-1", "voided", actor="dr", occurred_at=T1, reason=sj.VoidReason(code="duplicate")
-    )
+    store.move("j-1", "voided", actor="dr", occurred_at=T1, reason=sj.VoidReason(code="duplicate"))
+    j = store.journey("j-1")
     assert j.history[:-1] == before.history
     assert j.records == before.records
     assert j.last_move.reason == "voided: duplicate"
+    assert j.last_move.reason_record == sj.VoidReason(code="duplicate")
     refused(store, ValidationError, lambda: store.record("j-1", sj.nrs(3, T1), actor="n"))

@@ -42,7 +42,7 @@ def test_a_schema_1_file_migrates_and_verifies(old_file: Path) -> None:
     with open_store(old_file, clock=ManualClock(NOW)) as store:
         report = store.verify()
         assert report.ok, report.problems
-        assert report.audit_entries == 167
+        assert report.audit_entries == 168  # the 167 of schema 1, and the migration's own
         assert sum(1 for _ in store.iter_journeys()) > 0
     assert _version(old_file) == SCHEMA_VERSION
 

@@ -39,11 +39,19 @@ def store(path: Path) -> Iterator[Store]:
 
 
 def test_journey_round_trips_with_history_and_records(store: Store, path: Path) -> None:
-    """A journey read back from the file equals the one the writes returned."""
+    """A journey read back from another connection equals it; a write returns its working copy."""
     ready_for_harvest(store)
     written = through_injection(store)
     with open_file(path) as again:
-        assert again.journey("j-1") == written
+        whole = again.journey("j-1")
+        assert whole == store.journey("j-1")
+        assert whole.complete
+        assert not written.complete
+        assert (written.stage, written.cycle, written.version) == (
+            whole.stage,
+            whole.cycle,
+            whole.version,
+        )
         assert [e.target for e in again.journey("j-1").history] == [
             "consultation",
             "harvest",
@@ -147,7 +155,11 @@ def test_journey_as_of_gives_the_record_as_it_stood(path: Path) -> None:
 def test_amendment_replaces_in_force_and_keeps_the_original(store: Store) -> None:
     """An amended score is out of force but still in the history, with the reason."""
     store.record("j-1", sj.nrs(9, DAY0), actor="nurse.kim")
-    j = store.amend("j-1", 2, sj.nrs(6, DAY0), actor="nurse.kim", reason="typo", expected_version=2)
+    written = store.amend(
+        "j-1", 2, sj.nrs(6, DAY0), actor="nurse.kim", reason="typo", expected_version=2
+    )
+    assert [s.value for s in written.scores()] == [6.0]
+    j = store.journey("j-1")
     assert [s.value for s in j.scores()] == [6.0]
     assert [e.record.value for e in j.records] == [9.0, 6.0]  # type: ignore[union-attr]
     assert j.records[1].amends == 2
@@ -211,7 +223,7 @@ def test_delete_patient_without_history(store: Store) -> None:
         store.patient("p-oops")
     with pytest.raises(NotFoundError):
         store.delete_patient("p-oops", actor="desk")
-    actions = [r[0] for r in store.db.execute("SELECT action FROM audit_log ORDER BY id")]
+    actions = [r[0] for r in store.db.execute("SELECT action FROM audit_log ORDER BY seq")]
     assert actions[-1] == "patient_deleted"
     assert store.verify().ok
 
@@ -312,17 +324,18 @@ def test_queries_use_their_index(store: Store, name: str, index: str) -> None:
     assert "SCAN transitions" not in plan
 
 
-def test_time_series_and_idempotency_use_covering_indexes(store: Store) -> None:
-    """A journey's score series reads only the covering index; keys use the partial index."""
-    plan = " ".join(
-        r[3]
-        for r in store.db.execute(
-            "EXPLAIN QUERY PLAN SELECT measured_at, value FROM observations "
-            "WHERE journey_id = ? AND instrument = 'nrs' ORDER BY measured_at",
-            ["j-1"],
-        )
-    )
-    assert "COVERING INDEX observations_series" in plan
+def test_the_working_copy_and_idempotency_use_their_indexes(store: Store) -> None:
+    """A write's pain-score lookup and guard records use indexes; keys the partial one."""
+    from stemjourney.store._state import _GUARDED, _LATEST_IN_CYCLE, _LATEST_PAIN
+
+    for sql, args in ((_LATEST_PAIN, ["j-1", 1, "nrs", 1]), (_LATEST_IN_CYCLE, ["j-1", 1, "nrs"])):
+        plan = " ".join(r[3] for r in store.db.execute("EXPLAIN QUERY PLAN " + sql, args))
+        assert "INDEX observations_by_cycle" in plan
+        assert "SCAN" not in plan
+        assert "TEMP B-TREE" not in plan
+    plan = " ".join(r[3] for r in store.db.execute("EXPLAIN QUERY PLAN " + _GUARDED, ["j-1"]))
+    assert "INDEX records_by_kind" in plan
+    assert "SCAN" not in plan
     plan = " ".join(
         r[3]
         for r in store.db.execute(

@@ -14,7 +14,8 @@ import stemjourney as sj
 from _store_helpers import TABLES, add_journey, open_file
 from stemjourney.exceptions import ReadOnlyError, SchemaError, StorageError
 from stemjourney.store import APPLICATION_ID, SCHEMA_VERSION, open_store
-from stemjourney.store._schema import MIGRATIONS, check_and_migrate
+from stemjourney.store._chain import Chain
+from stemjourney.store._upgrade import UPGRADES, prepare
 from stemjourney.testing import memory_store
 
 
@@ -74,7 +75,8 @@ def test_existing_file_reopens_without_migrating(tmp_path: Path) -> None:
         add_journey(store)
     with open_file(path) as store:
         assert store.journey("j-1").stage == "consultation"
-        assert check_and_migrate(store.db.conn) == SCHEMA_VERSION
+        assert prepare(store.db.conn, Chain(), store.engine) is True
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -107,11 +109,10 @@ def test_foreign_tables_without_an_id_are_refused(tmp_path: Path) -> None:
         assert conn.execute("SELECT name FROM sqlite_schema").fetchall() == [("invoices",)]
 
 
-def test_migrations_are_forward_only_and_numbered() -> None:
-    """Migrations are listed in increasing version order, ending at the schema version."""
-    versions = [v for v, _ in MIGRATIONS]
-    assert versions == sorted(set(versions))
-    assert versions[-1] == SCHEMA_VERSION
+def test_upgrades_are_from_older_versions_only() -> None:
+    """Only older schema versions are upgraded, in increasing order."""
+    assert list(UPGRADES) == sorted(set(UPGRADES))
+    assert all(v < SCHEMA_VERSION for v in UPGRADES)
 
 
 def test_caller_connection_and_database_are_accepted(tmp_path: Path) -> None:

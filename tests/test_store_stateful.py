@@ -23,6 +23,7 @@ from _store_helpers import DAY0, quick_check, snapshot
 from stemjourney import Engine, Journey, normalise_external_id
 from stemjourney.exceptions import ConflictError, DuplicateError, StemJourneyError
 from stemjourney.store import open_store
+from stemjourney.store._state import trim
 from stemjourney.testing import ManualClock
 
 EXTERNAL_IDS = ["MRN-1", " mrn-1", "MRN-2", "\uff2d\uff32\uff2e-2", "mrn-3"]
@@ -94,7 +95,15 @@ class StoreBesideModel(RuleBasedStateMachine):
                 store_write()
             assert snapshot(self.store) == before
             return
-        assert store_write() == expected
+        written = store_write()
+        # A write returns its working copy: the model's journey cut to what a write reads.
+        assert written == trim(expected)
+        assert (written.stage, written.cycle, written.version) == (
+            expected.stage,
+            expected.cycle,
+            expected.version,
+        )
+        assert self.store.journey(jid) == expected
         self.model[jid] = expected
 
     @rule(external_id=st.sampled_from(EXTERNAL_IDS))

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 import click
 
+from stemjourney._files import private_dir, write_private
 from stemjourney.cli._app import DAY, State, cli, pass_state
 from stemjourney.exceptions import ValidationError
 from stemjourney.reports import (
@@ -185,7 +186,7 @@ def demo(output_dir: str, patients: int, seed: int, today: date | None) -> None:
     from stemjourney.store import open_store
 
     folder = Path(output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     db = folder / "clinic.db"
     with click.progressbar(
         length=patients, label="building the demo clinic", file=sys.stderr
@@ -201,12 +202,12 @@ def demo(output_dir: str, patients: int, seed: int, today: date | None) -> None:
     day = summary.today
     with open_store(db) as store:
         cohort = cohort_report(store, on=day)
-        (folder / "cohort.html").write_text(to_html(cohort), encoding="utf-8")
+        write_private(folder / "cohort.html", to_html(cohort))
         chosen = _showcase(store)
         written = [folder / "cohort.html"]
         if chosen is not None:
             page = folder / f"patient-{chosen}.html"
-            page.write_text(to_html(patient_report(store, chosen, on=day)), encoding="utf-8")
+            write_private(page, to_html(patient_report(store, chosen, on=day)))
             written.append(page)
         work = worklist_report(store, day, day, on=day)
     click.echo("\n".join(summary.lines()))

@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TextIO
 
 import click
 
+from stemjourney._files import open_private
 from stemjourney.exceptions import StemJourneyError
 from stemjourney.store import Store, open_store
 
@@ -99,9 +100,7 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> da
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(
-            f"'{value}' is not an ISO 8601 time such as 2026-03-02T09:30+01:00"
-        ) from None
+        raise click.BadParameter("is not an ISO 8601 time such as 2026-03-02T09:30+01:00") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
@@ -112,7 +111,7 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date such as 2026-03-02") from None
+        raise click.BadParameter("is not a date such as 2026-03-02") from None
 
 
 MOMENT: dict[str, Any] = {"callback": _moment, "metavar": "TIME"}
@@ -128,9 +127,7 @@ def output(path: str | None) -> Iterator[TextIO]:
         yield sys.stdout
         return
     target = Path(path)
-    if target.parent != Path():
-        target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8", newline="") as handle:
+    with open_private(target) as handle:
         yield handle
     click.echo(f"wrote {target}", err=True)
 

@@ -1,15 +1,16 @@
 """Records and scores to JSON-able dicts and back, for the store, reports and exports.
 
-A record is encoded as a dict of its fields plus its ``kind``; times become ISO-8601
-UTC text (fixed width, so they sort as text), dates ISO dates, frozensets sorted
-lists, tuples lists and enums their values. Decoding looks the class up by ``kind``
+A record is encoded as a dict of its fields plus its ``kind``; times become UTC text
+as SQLite writes it (``2026-01-05 09:00:00``, with microseconds only when there are
+any: it sorts as time does), dates ISO dates, frozensets sorted lists, tuples lists
+and enums their values. Decoding looks the class up by ``kind``
 and lets the class's own converters check every field again.
 
 >>> from datetime import UTC, datetime
 >>> from stemjourney.clinical._scores import nrs
 >>> data = encode_record(nrs(7, datetime(2026, 1, 5, 9, tzinfo=UTC)))
 >>> data["kind"], data["measured_at"]
-('score', '2026-01-05T09:00:00.000000+00:00')
+('score', '2026-01-05 09:00:00')
 >>> decode_record(data) == nrs(7, datetime(2026, 1, 5, 9, tzinfo=UTC))
 True
 """
@@ -72,13 +73,23 @@ RECORD_TYPES: dict[str, type[Any]] = {
 
 @functools.lru_cache(maxsize=4096)
 def time_text(moment: datetime) -> str:
-    """An aware datetime as fixed-width ISO-8601 UTC text (sortable as text)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    """An aware datetime as UTC text, ``YYYY-MM-DD HH:MM:SS[.ffffff]`` (sortable as text).
+
+    >>> time_text(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    '2026-01-05 09:00:00'
+    >>> time_text(datetime(2026, 1, 5, 9, 0, 0, 5, UTC))
+    '2026-01-05 09:00:00.000005'
+    """
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(" ", "microseconds" if utc.microsecond else "seconds")
 
 
 def parse_time(text: str) -> datetime:
-    """The aware UTC datetime :func:`time_text` wrote."""
-    return datetime.fromisoformat(text).astimezone(UTC)
+    """The aware UTC datetime :func:`time_text` wrote (text with an offset is read as such)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def encode(value: object) -> Any:

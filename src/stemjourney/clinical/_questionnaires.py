@@ -41,7 +41,7 @@ def score_questionnaire(
     >>> score_questionnaire("odi", [9] * 10, datetime(2025, 3, 3, tzinfo=UTC))
     Traceback (most recent call last):
     ...
-    stemjourney.exceptions.ValidationError: answers[s1]: 9 is out of range; allowed: 0 to 5 for odi
+    stemjourney.exceptions.ValidationError: answers[s1]: is out of range; allowed: 0 to 5 for odi
     """
     if instrument == "koos":
         raise ValidationError(

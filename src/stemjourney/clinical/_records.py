@@ -55,7 +55,7 @@ def _contraindications(value: object) -> frozenset[str]:
         if c not in CONTRAINDICATIONS and not c.startswith("clinic:"):
             raise ValidationError(
                 "contraindications",
-                f"'{c}' is not a known contraindication",
+                "holds a code that is not a known contraindication",
                 ", ".join(sorted(CONTRAINDICATIONS)) + ", or a clinic code 'clinic:<code>'",
             )
     return codes
@@ -73,6 +73,7 @@ class EligibilityAssessment:
     """
 
     kind: ClassVar[str] = "eligibility"
+    time_field: ClassVar[str] = "assessed_at"
     assessed_at: datetime = f.moment()
     contraindications: frozenset[str] = attrs.field(factory=frozenset, converter=_contraindications)
     assessor: str | None = f.optional_text(max_length=200)
@@ -93,6 +94,7 @@ class Consent:
     """A signed informed consent."""
 
     kind: ClassVar[str] = "consent"
+    time_field: ClassVar[str] = "signed_at"
     signed_at: datetime = f.moment()
     form_version: str = f.text(max_length=100)
     scope: ConsentScope = f.member(ConsentScope, default=ConsentScope.TREATMENT)
@@ -108,6 +110,7 @@ class Harvest:
     """A bone marrow aspiration or a liposuction."""
 
     kind: ClassVar[str] = "harvest"
+    time_field: ClassVar[str] = "harvested_at"
     harvested_at: datetime = f.moment()
     source: CellSource = f.member(CellSource)
     body_site: str = f.text(max_length=200)
@@ -129,6 +132,7 @@ class Processing:
     """
 
     kind: ClassVar[str] = "processing"
+    time_field: ClassVar[str] = "finished_at"
     product_id: str = f.code_field()
     started_at: datetime = f.moment()
     finished_at: datetime = f.moment()
@@ -166,6 +170,7 @@ class Injection:
     """An image-guided injection of a product into the treated site."""
 
     kind: ClassVar[str] = "injection"
+    time_field: ClassVar[str] = "injected_at"
     injected_at: datetime = f.moment()
     site: str = f.text(max_length=200)
     side: Side = f.member(Side)
@@ -184,6 +189,7 @@ class FollowUpVisit:
     """A follow-up contact, in person or remote."""
 
     kind: ClassVar[str] = "follow_up_visit"
+    time_field: ClassVar[str] = "visited_at"
     visited_at: datetime = f.moment()
     contact: str = f.one_of(("in_person", "phone", "video"), default="in_person")
     time_point: str | None = f.optional_text(max_length=40)
@@ -199,6 +205,7 @@ class AdverseEvent:
     """An adverse event, graded by CTCAE (1 mild to 5 death)."""
 
     kind: ClassVar[str] = "adverse_event"
+    time_field: ClassVar[str] = "onset_at"
     onset_at: datetime = f.moment()
     site: str = f.text(max_length=200)
     grade: int = f.whole(low=1, high=5)

@@ -42,6 +42,7 @@ class Score:
     """
 
     kind: ClassVar[str] = "score"
+    time_field: ClassVar[str] = "measured_at"
     instrument: str = f.code_field()
     value: float = attrs.field()
     measured_at: datetime = f.moment()

@@ -24,7 +24,8 @@ def clean_text(field: str, value: object, *, max_length: int = MAX_TEXT) -> str:
     """Return ``value`` as NFC text after checking it is sensible free text.
 
     Refused: a non-string, empty or blank text, NUL and control characters (tab and
-    newline are allowed), text over ``max_length`` characters.
+    newline are allowed), lone surrogates (not Unicode text: they cannot be stored),
+    text over ``max_length`` characters.
     """
     if not isinstance(value, str):
         raise ValidationError(field, f"expected text, got {type(value).__name__}", "a string")
@@ -38,11 +39,16 @@ def clean_text(field: str, value: object, *, max_length: int = MAX_TEXT) -> str:
     if text.isprintable():
         return text
     for ch in text:
-        if ch not in _ALLOWED_CONTROL and unicodedata.category(ch) == "Cc":
+        kind = unicodedata.category(ch)
+        if ch not in _ALLOWED_CONTROL and kind == "Cc":
             raise ValidationError(
                 field,
                 f"contains control character U+{ord(ch):04X}",
                 "printable text, tabs and newlines",
+            )
+        if kind == "Cs":
+            raise ValidationError(
+                field, "contains a lone surrogate (not valid Unicode)", "valid Unicode text"
             )
     return text
 
@@ -96,7 +102,7 @@ def number(
     if integer and not as_float.is_integer():
         raise ValidationError(field, "is not a whole number", f"whole numbers {span}")
     if (low is not None and as_float < low) or (high is not None and as_float > high):
-        raise ValidationError(field, f"{value} is out of range", span)
+        raise ValidationError(field, "is out of range", span)
     return as_float
 
 

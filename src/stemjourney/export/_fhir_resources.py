@@ -31,6 +31,7 @@ __all__ = [
     "OUTCOME_EXTENSION",
     "ResourceBuilder",
     "episode_status",
+    "fhir_time",
 ]
 
 OUTCOME_EXTENSION = f"{t.STRUCTURE}/outcome"
@@ -92,6 +93,17 @@ def episode_status(stage: str, pipeline: Pipeline) -> str:
     return "finished" if pipeline.is_outcome(stage) else "active"
 
 
+def fhir_time(text: str) -> str:
+    """A time as the store keeps it (UTC text, ``2026-01-05 09:00:00``) as a FHIR dateTime.
+
+    >>> fhir_time("2026-01-05 09:00:00.000005")
+    '2026-01-05T09:00:00.000005+00:00'
+    """
+    if len(text) > 10 and text[10] == "T":
+        return text  # already ISO 8601 with its offset
+    return f"{text[:10]}T{text[11:]}+00:00"
+
+
 def _number(value: float) -> str:
     """A number as ``json.dumps`` writes it."""
     return float.__repr__(value) if isinstance(value, float) else int.__repr__(value)
@@ -116,7 +128,7 @@ def _entry_parts(rec: RecordFacts, record: bool = True) -> list[dict[str, Any]]:
         {"url": "cycle", "valueInteger": rec.cycle},
         {"url": "stage", "valueCode": rec.stage},
         {"url": "stageSeq", "valueInteger": rec.stage_seq},
-        {"url": "recorded", "valueInstant": rec.recorded_at},
+        {"url": "recorded", "valueInstant": fhir_time(rec.recorded_at)},
         {"url": "actor", "valueString": rec.actor},
     ]
     _optional(parts, "amends", "valueInteger", rec.amends)
@@ -135,8 +147,8 @@ def _move_parts(move: MoveFacts) -> list[dict[str, Any]]:
     parts += [
         {"url": "target", "valueCode": move.target},
         {"url": "cycle", "valueInteger": move.cycle},
-        {"url": "occurred", "valueDateTime": move.occurred_at},
-        {"url": "recorded", "valueInstant": move.recorded_at},
+        {"url": "occurred", "valueDateTime": fhir_time(move.occurred_at)},
+        {"url": "recorded", "valueInstant": fhir_time(move.recorded_at)},
         {"url": "actor", "valueString": move.actor},
     ]
     _optional(parts, "reason", "valueString", move.reason)
@@ -406,11 +418,11 @@ class ResourceBuilder:
             if history and history[-1]["status"] == state:
                 continue
             if history:
-                history[-1]["period"]["end"] = move.occurred_at
-            history.append({"status": state, "period": {"start": move.occurred_at}})
-        period = {"start": moves[0].occurred_at}
+                history[-1]["period"]["end"] = fhir_time(move.occurred_at)
+            history.append({"status": state, "period": {"start": fhir_time(move.occurred_at)}})
+        period = {"start": fhir_time(moves[0].occurred_at)}
         if self.pipeline.is_outcome(moves[-1].target):
-            period["end"] = moves[-1].occurred_at
+            period["end"] = fhir_time(moves[-1].occurred_at)
         identity: list[dict[str, Any]] = [
             {"url": "condition", "valueString": facts.condition},
             {"url": "site", "valueString": facts.site},
@@ -448,7 +460,7 @@ class ResourceBuilder:
             "status": self._done(j, "completed"),
             "code": code,
             "subject": subject,
-            "performedDateTime": data["harvested_at"],
+            "performedDateTime": fhir_time(data["harvested_at"]),
             "bodySite": [{"text": f"{data['body_site']}, {data['side']}"}],
         }
 
@@ -460,7 +472,7 @@ class ResourceBuilder:
             "status": self._done(j, "completed"),
             "code": {"text": f"{data['guidance']}-guided injection of autologous cells"},
             "subject": subject,
-            "performedDateTime": data["injected_at"],
+            "performedDateTime": fhir_time(data["injected_at"]),
             "bodySite": [{"text": f"{data['site']}, {data['side']}"}],
         }
         product = self._product_of(j, data["product_id"])
@@ -487,7 +499,7 @@ class ResourceBuilder:
         harvest = j.last("harvest", data["started_at"], "harvested_at")
         collection: dict[str, Any] = {"source": subject}
         if harvest is not None:
-            collection["collectedDateTime"] = harvest.data["harvested_at"]
+            collection["collectedDateTime"] = fhir_time(harvest.data["harvested_at"])
         resource: dict[str, Any] = {
             "resourceType": "BiologicallyDerivedProduct",
             "extension": [
@@ -510,7 +522,10 @@ class ResourceBuilder:
                 "processing": [
                     {
                         "description": data["method"],
-                        "timePeriod": {"start": data["started_at"], "end": data["finished_at"]},
+                        "timePeriod": {
+                            "start": fhir_time(data["started_at"]),
+                            "end": fhir_time(data["finished_at"]),
+                        },
                     }
                 ],
                 "manipulation": {
@@ -539,7 +554,7 @@ class ResourceBuilder:
                 "actuality": "actual",
                 "event": {"text": data["description"] or f"adverse event at {data['site']}"},
                 "subject": subject,
-                "date": data["onset_at"],
+                "date": fhir_time(data["onset_at"]),
                 "seriousness": self._seriousness[seriousness],
                 "severity": t.concept(
                     f"{t.TERMINOLOGY}/adverse-event-severity",
@@ -570,7 +585,7 @@ class ResourceBuilder:
             "status": self._done(j, "completed"),
             "code": t.concept(f"{t.CODE_SYSTEM}/concept", "eligibility-assessment"),
             "subject": subject,
-            "effectiveDateTime": data["assessed_at"],
+            "effectiveDateTime": fhir_time(data["assessed_at"]),
         }
         if data["assessor"] is not None:
             resource["assessor"] = {"display": data["assessor"]}
@@ -597,7 +612,7 @@ class ResourceBuilder:
             "scope": t.concept(f"{t.TERMINOLOGY}/consentscope", "treatment"),
             "category": [{"text": f"consent to {data['scope'].replace('_', ' ')}"}],
             "patient": subject,
-            "dateTime": data["signed_at"],
+            "dateTime": fhir_time(data["signed_at"]),
             "policyRule": {"text": f"consent form {data['form_version']}"},
         }
 
@@ -610,7 +625,7 @@ class ResourceBuilder:
             "class": t.coding(f"{t.TERMINOLOGY}/v3-ActCode", _CONTACT[data["contact"]]),
             "type": [{"text": f"follow-up visit ({data['contact'].replace('_', ' ')})"}],
             "subject": subject,
-            "period": {"start": data["visited_at"]},
+            "period": {"start": fhir_time(data["visited_at"])},
         }
         if data["time_point"] is not None:
             resource["reasonCode"] = [{"text": f"follow-up time point {data['time_point']}"}]
@@ -651,8 +666,8 @@ class ResourceBuilder:
             "category": self._survey,
             "code": code,
             "subject": subject,
-            "effectiveDateTime": data["measured_at"],
-            "issued": rec.recorded_at,
+            "effectiveDateTime": fhir_time(data["measured_at"]),
+            "issued": fhir_time(rec.recorded_at),
         }
         if instrument == "nrs":
             resource["valueInteger"] = int(data["value"])
@@ -701,6 +716,7 @@ class ResourceBuilder:
             optional = f', {{"url": "reason", "valueString": {_quote(rec.reason)}}}'
         rid = j.rid(top)
         status = _EIE if j.voided else "final"
+        recorded = fhir_time(rec.recorded_at)
         yield (
             rid,
             f'{{"resourceType": "Observation", "id": "{rid}", "identifier": [{{"system": '
@@ -709,10 +725,10 @@ class ResourceBuilder:
             f'{_quote(jid)}}}, {{"url": "version", "valueInteger": {rec.version}}}, {{"url": '
             f'"cycle", "valueInteger": {rec.cycle}}}, {{"url": "stage", "valueCode": '
             f'{_quote(rec.stage)}}}, {{"url": "stageSeq", "valueInteger": {rec.stage_seq}}}, '
-            f'{{"url": "recorded", "valueInstant": "{rec.recorded_at}"}}, {{"url": "actor", '
+            f'{{"url": "recorded", "valueInstant": "{recorded}"}}, {{"url": "actor", '
             f'"valueString": {_quote(rec.actor)}}}{optional}]}}, {self._outcome_text(point)}], '
             f'"status": "{status}", {fixed[0]}, "subject": {fixed[1]}, "effectiveDateTime": '
-            f'"{data["measured_at"]}", "issued": "{rec.recorded_at}", {value}{derived}}}',
+            f'"{fhir_time(data["measured_at"])}", "issued": "{recorded}", {value}{derived}}}',
         )
 
     def _fixed(
@@ -772,6 +788,6 @@ class ResourceBuilder:
             "questionnaire": f"{t.QUESTIONNAIRE}/{code}",
             "status": _EIE if j.voided else "amended" if amended else "completed",
             "subject": subject,
-            "authored": data["measured_at"],
+            "authored": fhir_time(data["measured_at"]),
             "item": answered,
         }

@@ -79,6 +79,11 @@ class Journey:
     A journey is a value: moves and records return a new journey. Its stage,
     cycle and version are read off its history, so they cannot disagree with it.
     Build one with :meth:`Engine.open <stemjourney.Engine.open>`, which checks its fields.
+
+    The journey a store's write returns is its working copy: it holds the opening,
+    the latest move and the records the engine needs, not the whole history
+    (``complete`` is ``False`` and ``known_version`` is the stored version); read
+    :meth:`Store.journey <stemjourney.store.Store.journey>` for the whole record.
     """
 
     id: str
@@ -89,6 +94,7 @@ class Journey:
     cell_source: CellSource
     history: tuple[TransitionEntry, ...] = attrs.field(default=(), repr=False)
     records: tuple[RecordEntry, ...] = attrs.field(default=(), repr=False)
+    known_version: int | None = attrs.field(default=None, repr=False, kw_only=True, eq=False)
 
     @property
     def stage(self) -> str:
@@ -103,7 +109,14 @@ class Journey:
     @property
     def version(self) -> int:
         """How many changes the journey has had; the store checks it on every write."""
+        if self.known_version is not None:
+            return self.known_version
         return len(self.history) + len(self.records)
+
+    @property
+    def complete(self) -> bool:
+        """Whether this value holds the journey's whole history (not a store's working copy)."""
+        return self.known_version is None
 
     @property
     def opened_at(self) -> datetime:
@@ -117,11 +130,14 @@ class Journey:
 
     def with_move(self, entry: TransitionEntry) -> Journey:
         """This journey with ``entry`` added to its history (the engine checks it first)."""
-        return attrs.evolve(self, history=(*self.history, entry))
+        return attrs.evolve(self, history=(*self.history, entry), known_version=self._next())
 
     def with_record(self, entry: RecordEntry) -> Journey:
         """This journey with ``entry`` added to its records (the engine checks it first)."""
-        return attrs.evolve(self, records=(*self.records, entry))
+        return attrs.evolve(self, records=(*self.records, entry), known_version=self._next())
+
+    def _next(self) -> int | None:
+        return None if self.known_version is None else self.known_version + 1
 
     def current_records(self) -> Iterator[RecordEntry]:
         """The record entries in force: each amended entry is replaced by its amendment."""

@@ -39,11 +39,13 @@ from stemjourney.outcomes._schedule import (
     VisitStatus,
     Window,
     as_day,
+    first_score_on,
     open_status,
     plan_windows,
     planned_visits,
     schedule_status,
     time_point_score,
+    visit_status,
     worklist,
 )
 from stemjourney.outcomes._series import (
@@ -51,6 +53,7 @@ from stemjourney.outcomes._series import (
     UNSCHEDULED,
     Series,
     SeriesPoint,
+    known_on,
     points_by_version,
     series,
 )
@@ -89,9 +92,11 @@ __all__ = [
     "day_of",
     "facts_of",
     "first_injections",
+    "first_score_on",
     "get_instrument",
     "improvement",
     "injection_dates",
+    "known_on",
     "meets",
     "meets_values",
     "open_status",
@@ -106,5 +111,6 @@ __all__ = [
     "score_questionnaire",
     "series",
     "time_point_score",
+    "visit_status",
     "worklist",
 ]

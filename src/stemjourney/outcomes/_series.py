@@ -10,14 +10,22 @@ import attrs
 
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney.clinical._scores import Score
-from stemjourney.journey._journey import Journey
-from stemjourney.outcomes._baseline import Baseline, baseline
+from stemjourney.journey._journey import Journey, RecordEntry
+from stemjourney.outcomes._baseline import Baseline, baseline, baseline_index
 from stemjourney.outcomes._change import Change, change_of
 from stemjourney.outcomes._cycles import cycle_of, day_of, injection_dates
 from stemjourney.outcomes._responders import ResponderResult, responder_status
 from stemjourney.outcomes._schedule import planned_visits, time_point_score
 
-__all__ = ["BASELINE", "UNSCHEDULED", "Series", "SeriesPoint", "points_by_version", "series"]
+__all__ = [
+    "BASELINE",
+    "UNSCHEDULED",
+    "Series",
+    "SeriesPoint",
+    "known_on",
+    "points_by_version",
+    "series",
+]
 
 BASELINE = "baseline"
 """The time point of the score a series compares against."""
@@ -98,25 +106,33 @@ def series(
     >>> [(p.time_point, p.days, p.change.points if p.change else None) for p in s.points]
     [('baseline', None, None), ('6w', 42, 4.0)]
     """
+    entries = _score_entries(journey, instrument)
+    scores = [e.record for e in entries if isinstance(e.record, Score)]
     first = baseline(journey, instrument, protocol=protocol)
     injections = injection_dates(journey)
     baselines = {
         cycle: baseline(journey, instrument, cycle=cycle, protocol=protocol) if per_cycle else first
         for cycle in injections
     }
-    anchors = {id(b.score) for b in (first, *baselines.values()) if b.score is not None}
+    # The baseline is a place in the time-ordered scores, not an object: the same Score
+    # recorded twice is two entries, and only the later one is the baseline.
+    times = [s.measured_at for s in scores]
+    lookback = protocol.baseline_lookback
+    starts = list(injections.values())[:1] if not per_cycle else list(injections.values())
+    anchors = {
+        found for at in starts if (found := baseline_index(times, at, at - lookback)) is not None
+    }
     visits = planned_visits(journey, protocol=protocol, tz=tz)
     rules = protocol.rules_for(instrument)
     points = []
-    for score in journey.scores(instrument):
+    for index, score in enumerate(scores):
         day = day_of(score.measured_at, tz)
         cycle = cycle_of(score.measured_at, injections)
         days = None if cycle is None else (day - day_of(injections[cycle], tz)).days
         visit = next((p for p in visits if p.cycle == cycle and p.contains(day)), None)
+        label = BASELINE if index in anchors else UNSCHEDULED
         if visit is not None:
             label = visit.label
-        else:
-            label = BASELINE if id(score) in anchors else UNSCHEDULED
         base = None if cycle is None else baselines[cycle].value
         moved = None if base is None else change_of(instrument, base, score.value)
         results = () if moved is None else responder_status(moved, rules)
@@ -138,12 +154,39 @@ def points_by_version(
     >>> [(version, p.time_point) for version, p in sorted(points_by_version(j).items())]
     [(4, 'baseline'), (13, '6w')]
     """
-    by_score: dict[int, SeriesPoint] = {}
+    found: dict[int, SeriesPoint] = {}
     for instrument in {s.instrument for s in journey.scores()}:
-        for point in series(journey, instrument, protocol=protocol, tz=tz).points:
-            by_score[id(point.score)] = point
-    return {
-        e.version: by_score[id(e.record)]
+        points = series(journey, instrument, protocol=protocol, tz=tz).points
+        for entry, point in zip(_score_entries(journey, instrument), points, strict=True):
+            found[entry.version] = point
+    return found
+
+
+def _score_entries(journey: Journey, instrument: str) -> list[RecordEntry]:
+    """The entries in force of ``instrument``'s scores, in the order ``journey.scores()`` gives."""
+    entries = [
+        e
         for e in journey.current_records()
-        if isinstance(e.record, Score)
-    }
+        if isinstance(e.record, Score) and e.record.instrument == instrument
+    ]
+    return sorted(entries, key=lambda e: e.record.occurred_at)
+
+
+def known_on(journey: Journey, on: date, *, tz: tzinfo = UTC) -> Journey:
+    """``journey`` as a report for the day ``on`` sees it: scores measured after that day
+    (in ``tz``) left out, so baselines, changes and visits are what was known then.
+
+    >>> from datetime import date
+    >>> from stemjourney.testing import treated_journey
+    >>> j = treated_journey(scores=[(-3, 8), (42, 4)])
+    >>> [s.value for s in known_on(j, date(2026, 2, 1)).scores()]
+    [8.0]
+    """
+    kept = tuple(
+        e
+        for e in journey.records
+        if not (isinstance(e.record, Score) and day_of(e.record.measured_at, tz) > on)
+    )
+    if len(kept) == len(journey.records):
+        return journey
+    return attrs.evolve(journey, records=kept)

@@ -23,7 +23,14 @@ from stemjourney.journey._journey import Journey
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._sources import journeys_of, pipeline_of
 from stemjourney.journey._table import DEFAULT_PIPELINE
-from stemjourney.outcomes import VisitStatus, day_of, injection_dates, schedule_status, series
+from stemjourney.outcomes import (
+    VisitStatus,
+    day_of,
+    injection_dates,
+    known_on,
+    schedule_status,
+    series,
+)
 from stemjourney.reports._serialise import plain
 from stemjourney.reports._source import patient_of, today
 
@@ -182,7 +189,6 @@ def _series(
             tuple((r.label, r.met) for r in p.responders),
         )
         for p in found.points
-        if day_of(p.score.measured_at, tz) <= on
     )
     spec = INSTRUMENTS.get(instrument)
     return ScoreSeries(
@@ -221,7 +227,8 @@ def journey_report(
     tz: tzinfo = UTC,
 ) -> JourneyReport:
     """The part of the patient report about one journey, as it stood on the day ``on``
-    (scores measured later are left out)."""
+    (scores measured later are left out: see :func:`stemjourney.outcomes.known_on`)."""
+    journey = known_on(journey, on, tz=tz)
     timeline = tuple(
         TimelineStep(e.target, e.cycle, day_of(e.occurred_at, tz), e.reason)
         for e in journey.history

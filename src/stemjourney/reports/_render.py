@@ -73,4 +73,4 @@ def render(report: Report, fmt: str) -> str:
         return to_html(report)
     if fmt == "json":
         return json.dumps(report.as_dict(), indent=2) + "\n"
-    raise ValidationError("format", f"'{fmt}' is not a report format", ", ".join(FORMATS))
+    raise ValidationError("format", "is not a report format", ", ".join(FORMATS))

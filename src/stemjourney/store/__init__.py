@@ -14,21 +14,26 @@
 from __future__ import annotations
 
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.exceptions import ValidationError
 from stemjourney.journey._clock import Clock
 from stemjourney.journey._engine import Engine
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.outcomes import OutcomeFacts
+from stemjourney.store._chain import Chain, Head
 from stemjourney.store._connect import Target, configure, connect
 from stemjourney.store._errors import map_errors
-from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION, check_and_migrate
+from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION
 from stemjourney.store._store import Store
-from stemjourney.store._verify import VerifyReport
+from stemjourney.store._upgrade import prepare
+from stemjourney.store._verify import Problem, VerifyReport
 
 __all__ = [
     "APPLICATION_ID",
     "SCHEMA_VERSION",
+    "Head",
     "OutcomeFacts",
+    "Problem",
     "Store",
     "Target",
     "VerifyReport",
@@ -43,28 +48,51 @@ def open_store(
     protocol: Protocol = DEFAULT_PROTOCOL,
     clock: Clock | None = None,
     busy_timeout: float = 5.0,
+    key: bytes | None = None,
 ) -> Store:
     """Open (or create) a store.
 
-    ``target`` is a path (a new file is created readable by its owner only),
-    ``":memory:"``, an ``sqlite_utils.Database`` or an ``sqlite3.Connection`` (so an
-    encrypted SQLite build can be used; the caller keeps ownership of it). Every open
-    sets and checks WAL, ``synchronous=FULL``, foreign keys and ``busy_timeout``
-    (seconds), then checks the schema and migrates an older file forward.
+    ``target`` is a path (a new file is created readable by its owner only, also
+    through a symlink), ``":memory:"``, an ``sqlite_utils.Database`` or an
+    ``sqlite3.Connection`` (so an encrypted SQLite build can be used; the caller keeps
+    ownership of it). A file is first looked at read-only: one that is not
+    stemjourney's, or is newer, or damaged, is refused and left byte for byte as it
+    was. Then every open sets and checks WAL, ``synchronous=FULL``, foreign keys and
+    ``busy_timeout`` (seconds), creates the schema in a new file and upgrades an older
+    one.
+
+    ``key`` (16 bytes or more, kept by the host) makes the hash chain an HMAC under
+    that key: nobody without it can recompute a rewritten chain. A new file takes the
+    key it is first opened with; a keyed file opened without its key can be read and
+    verified but not written.
 
     Raises :class:`~stemjourney.exceptions.SchemaError` for a file of another
     application or a newer schema, :class:`~stemjourney.exceptions.NotADatabaseError`,
     :class:`~stemjourney.exceptions.CorruptDatabaseError` and other
     :class:`~stemjourney.exceptions.StorageError` subclasses when the file cannot
-    be used.
+    be used, :class:`~stemjourney.exceptions.ValidationError` for a wrong ``key``.
     """
-    conn, db, owns = connect(target, busy_timeout)
+    chain = Chain(_chain_key(key))
+    engine = Engine(pipeline, protocol, clock)
+    conn, owns, db = connect(target, busy_timeout)
     try:
         with map_errors("open_store"):
             configure(conn, busy_timeout)
-            check_and_migrate(conn)
+            writable = prepare(conn, chain, engine)
     except BaseException:
         if owns:
             conn.close()
         raise
-    return Store(conn, db, Engine(pipeline, protocol, clock), owns=owns)
+    return Store(conn, engine, owns=owns, chain=chain, writable=writable, db=db)
+
+
+def _chain_key(key: object) -> bytes | None:
+    if key is None:
+        return None
+    if not isinstance(key, bytes):
+        raise ValidationError(
+            "key", f"expected bytes, got {type(key).__name__}", "a secret of bytes"
+        )
+    if len(key) < 16:
+        raise ValidationError("key", f"is {len(key)} bytes long", "a secret of at least 16 bytes")
+    return key

@@ -1,31 +1,97 @@
-"""The audit log's hash chain: each entry's hash covers its content and the previous hash.
+"""The audit log's hash chain: each entry's hash covers the previous hash, the entry's own
+fields and the canonical bytes of every row it wrote.
 
-Changing, removing or reordering any entry breaks every hash after it, which
-:func:`~stemjourney.store.Store.verify` detects.
+``hash(n) = H(hash(n-1) || canonical(entry fields) || digest of its rows)``, where ``H``
+is SHA-256, or HMAC-SHA256 under a key the host keeps (then nobody without the key can
+recompute a rewritten chain). Changing, removing, inserting or reordering any entry
+or row breaks the hash of its entry; recomputing that hash breaks the next one, up to
+the head, which the host can keep outside the file (:meth:`Store.head
+<stemjourney.store.Store.head>`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import hmac
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-__all__ = ["GENESIS", "AuditFields", "entry_hash"]
+import attrs
 
-GENESIS = "0" * 64
-"""The ``prev_hash`` of the first entry."""
+from stemjourney.exceptions import ValidationError
+from stemjourney.store._tables import AUDIT, canonical
 
-AuditFields = tuple[int, str, str | None, str | None, int | None, str, str, str | None, str]
-"""(id, action, patient_id, journey_id, version, recorded_at, actor, idempotency_key, payload)."""
+__all__ = ["GENESIS", "Chain", "Head", "rows_digest"]
+
+GENESIS = bytes(32)
+"""The hash before the first entry."""
+
+_ENTRY_FIELDS = AUDIT.names[:-1]
+"""The entry's own fields the hash covers: every column but the hash."""
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+@attrs.frozen
+class Head:
+    """The chain's head: the latest entry's sequence number and hash (hex).
 
-
-def entry_hash(prev_hash: str, fields: AuditFields) -> str:
-    """The SHA-256 (hex) of ``prev_hash`` followed by the entry's fields.
-
-    >>> entry_hash(GENESIS, (1, "move", None, "j1", 2, "t", "dr.a", None, "{}"))[:12]
-    '20057fbe4559'
+    Keep it outside the file (a host's own database, a log, a printout);
+    ``verify(expected_head=...)`` then proves the file still extends it.
     """
-    material = _ENCODER.encode([prev_hash, *fields])
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Head:
+        """The head written as ``seq:hash`` (what ``str(head)`` gives)."""
+        seq, _, digest = str(text).partition(":")
+        if not seq.isdigit() or len(digest) != 64 or not _is_hex(digest):
+            raise ValidationError(
+                "expected_head", "is not a chain head", "'<seq>:<64 hex digits>' from Store.head()"
+            )
+        return cls(int(seq), digest.lower())
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
+
+
+def rows_digest(rows: Iterable[tuple[str, Sequence[Any]]]) -> bytes:
+    """SHA-256 of the canonical bytes of ``(table, row)`` pairs, in order."""
+    hasher = hashlib.sha256()
+    for table, row in rows:
+        hasher.update(canonical(table, row))
+    return hasher.digest()
+
+
+class Chain:
+    """How this file's entries are hashed: SHA-256, or HMAC-SHA256 under ``key``."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self.key = key
+
+    @property
+    def mode(self) -> str:
+        """``sha256`` or ``hmac-sha256``."""
+        return "sha256" if self.key is None else "hmac-sha256"
+
+    def key_id(self) -> str | None:
+        """An id of the key (not the key): tells a wrong key from a tampered chain."""
+        if self.key is None:
+            return None
+        return hmac.new(self.key, b"stemjourney chain key id", hashlib.sha256).hexdigest()[:16]
+
+    def entry_hash(self, prev: bytes, fields: Sequence[Any], digest: bytes) -> bytes:
+        """The hash of an entry with ``fields`` (the audit columns but the hash) whose rows
+        have ``digest``, following an entry whose hash is ``prev``."""
+        material = prev + canonical(AUDIT.name, fields) + digest
+        if self.key is None:
+            return hashlib.sha256(material).digest()
+        return hmac.new(self.key, material, hashlib.sha256).digest()

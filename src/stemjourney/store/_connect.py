@@ -1,51 +1,129 @@
-"""Opening a store's connection: the file, the pragmas, and their check on every open."""
+"""Opening a store's connection: look at the file read-only first, then set the pragmas.
+
+A file is looked at before anything can change it: its header (SQLite's magic,
+the application id, the schema version) is read as plain bytes, and its schema
+through an immutable read-only connection. Only a file that is ours (or new, or
+empty) is then opened for writing, switched to WAL and given its pragmas; any other
+is refused and left byte for byte as it was.
+"""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from typing import Any
+from urllib.parse import quote
 
-import sqlite_utils
+from stemjourney._files import create_private, reason
+from stemjourney.exceptions import (
+    CorruptDatabaseError,
+    NotADatabaseError,
+    SchemaError,
+    StorageError,
+)
+from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION
 
-from stemjourney.exceptions import StorageError
+__all__ = ["Target", "configure", "connect"]
 
-__all__ = ["Target", "configure", "connect", "create_private"]
+Target = str | os.PathLike[str] | sqlite3.Connection | Any
+"""What :func:`~stemjourney.store.open_store` accepts: a path, ``":memory:"``, an
+``sqlite3.Connection`` or an ``sqlite_utils.Database``."""
 
-Target = str | os.PathLike[str] | sqlite_utils.Database | sqlite3.Connection
-"""What :func:`~stemjourney.store.open_store` accepts."""
+_MAGIC = b"SQLite format 3\x00"
 
 
-def create_private(path: str | os.PathLike[str]) -> None:
-    """Create ``path`` as an empty file readable and writable by its owner only.
-
-    An existing file is left as it is; raises
-    :class:`~stemjourney.exceptions.StorageError` when the file cannot be created.
-    """
+def _header(path: str) -> bytes | None:
+    """The first 100 bytes of the file, or ``None`` when it is missing or empty."""
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return
+        with open(path, "rb") as file:
+            return file.read(100)
+    except FileNotFoundError:
+        return None
     except OSError as error:
-        raise StorageError(f"the database file cannot be created: {error.strerror}") from error
-    os.close(fd)
+        raise StorageError(f"the database file cannot be read ({reason(error)})") from None
 
 
-def connect(target: Target, busy_timeout: float) -> tuple[sqlite3.Connection, Any, bool]:
-    """The connection, the ``sqlite_utils.Database`` around it, and whether the store owns it."""
-    if isinstance(target, sqlite_utils.Database):
-        return target.conn, target, False
+def _look(path: str) -> None:
+    """Refuse a file that is not ours before anything writes to it."""
+    head = _header(path)
+    if not head:
+        return
+    if len(head) < 100 or not head.startswith(_MAGIC):
+        raise NotADatabaseError("the file is not an SQLite database; it was left unchanged")
+    version = int.from_bytes(head[60:64], "big")
+    app = int.from_bytes(head[68:72], "big")
+    if app not in (0, APPLICATION_ID):
+        raise SchemaError(
+            f"application_id is {app}, not stemjourney's {APPLICATION_ID}; the file belongs "
+            "to another application and was left unchanged"
+        )
+    if app == APPLICATION_ID and version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"schema version {version} is newer than this stemjourney supports "
+            f"({SCHEMA_VERSION}); the file was left unchanged; upgrade stemjourney to open it"
+        )
+    wal = path + "-wal"
+    if os.path.exists(wal) and os.path.getsize(wal) > 0:
+        return  # the newest pages are in the WAL: the normal open reads them
+    _look_inside(path, app)
+
+
+def _look_inside(path: str, app: int) -> None:
+    uri = f"file:{quote(path)}?mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error:
+        raise NotADatabaseError("the file cannot be opened as a database") from None
+    try:
+        count = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        text = str(error)
+        if "not a database" in text or "encrypted" in text:
+            raise NotADatabaseError(
+                "the file is not an SQLite database (or is encrypted with another key); "
+                "it was left unchanged"
+            ) from None
+        raise CorruptDatabaseError(
+            "the database file is damaged (its schema cannot be read); it was left "
+            "unchanged; restore it from a backup"
+        ) from None
+    finally:
+        conn.close()
+    if app == 0 and count:
+        raise SchemaError(
+            "the file holds another application's tables and no stemjourney application_id; "
+            f"it was left unchanged; allowed: an empty file or one with application_id "
+            f"{APPLICATION_ID}"
+        )
+
+
+def connect(target: Target, busy_timeout: float) -> tuple[sqlite3.Connection, bool, Any]:
+    """The connection, whether the store owns it (a caller's connection stays theirs), and
+    the caller's ``sqlite_utils.Database`` when one was given."""
     if isinstance(target, sqlite3.Connection):
-        return target, sqlite_utils.Database(target), False
+        return target, False, None
+    conn = getattr(target, "conn", None)
+    if isinstance(conn, sqlite3.Connection) and type(target).__module__.startswith("sqlite_utils"):
+        return conn, False, target
     if not isinstance(target, str | os.PathLike):
         raise TypeError(
             "target must be a path, ':memory:', a sqlite_utils.Database or a "
             f"sqlite3.Connection, not {type(target).__name__}"
         )
-    if os.fspath(target) != ":memory:":
-        create_private(target)
-    conn = sqlite3.connect(target, timeout=busy_timeout, isolation_level=None)
-    return conn, sqlite_utils.Database(conn), True
+    path = os.fspath(target)
+    if path == ":memory:":
+        return sqlite3.connect(path, isolation_level=None), True, None
+    real = os.path.realpath(path)
+    if os.path.isdir(real):
+        raise StorageError("the path is a directory; allowed: a database file")
+    _look(real)
+    create_private(real)
+    try:
+        opened = sqlite3.connect(real, timeout=busy_timeout, isolation_level=None)
+    except sqlite3.Error:
+        raise StorageError("the database file cannot be opened") from None
+    return opened, True, None
 
 
 def _value(conn: sqlite3.Connection, sql: str) -> Any:
@@ -89,3 +167,8 @@ def configure(conn: sqlite3.Connection, busy_timeout: float) -> None:
 def _is_memory(conn: sqlite3.Connection) -> bool:
     row = conn.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()
     return not row[0]
+
+
+def is_private(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at ``path`` is readable and writable by its owner only."""
+    return stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0

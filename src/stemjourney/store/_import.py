@@ -2,8 +2,8 @@
 
 Pain scores (NRS, VAS) are checked here directly, by the same rules ``Score`` applies;
 any other instrument, or a row with item answers, is built as a ``Score`` so its own
-rules apply. Each journey a batch touches gets one audit entry whose payload holds a
-digest of its rows, which :func:`~stemjourney.store.Store.verify` recomputes.
+rules apply. Each journey a batch touches gets one audit entry (``scores_imported``)
+whose hash covers the canonical bytes of its rows, in version order.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import math
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, date
 from typing import Any
 
 from stemjourney.clinical import _validation as v
@@ -21,41 +22,36 @@ from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
 from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import NotFoundError, ValidationError
 from stemjourney.journey._engine import Engine
-from stemjourney.store._writes import INSERT_OBSERVATION, AuditEntry, append_audits
+from stemjourney.store._chain import Chain
+from stemjourney.store._rows import score_value
+from stemjourney.store._schedule import scored_many
+from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, canonical
 
-__all__ = ["import_scores", "score_line"]
+__all__ = ["import_scores"]
 
-_STATE = (
-    "SELECT patient_id, version, cycle, stage, "
-    "(SELECT max(seq) FROM transitions WHERE journey_id = j.id) FROM journeys AS j WHERE id = ?"
-)
-_STATES = (
-    "SELECT id, patient_id, version, cycle, stage, "
-    "(SELECT max(seq) FROM transitions WHERE journey_id = j.id) FROM journeys AS j "
-    "WHERE id IN (SELECT value FROM json_each(?))"
-)
+_COLUMNS = "id, patient_id, version, cycle, stage, stage_seq"
+_STATE = f"SELECT {_COLUMNS} FROM {JOURNEYS.name} WHERE id = ?"
+_STATES = f"SELECT {_COLUMNS} FROM {JOURNEYS.name} WHERE id IN (SELECT value FROM json_each(?))"
 _CHUNK = 5000
-_BUMP = "UPDATE journeys SET version = ?, updated_at = ? WHERE id = ? AND version = ?"
+_BUMP = (
+    f"UPDATE {JOURNEYS.name} SET version = ?, updated_at = ?, last_seq = ? "
+    "WHERE id = ? AND version = ?"
+)
+_LAST = f"SELECT seq, hash FROM {AUDIT.name} ORDER BY seq DESC LIMIT 1"
 _SHAPE = "(journey_id, instrument, value, measured_at) or with answers as a fifth item"
-
-
-def score_line(
-    version: int, instrument: str, value: float, when: str, answers: str | None
-) -> bytes:
-    """One imported score as the digest in its audit entry sees it."""
-    return f"{version}|{instrument}|{value!r}|{when}|{answers}\n".encode()
+_INSERT = OBSERVATIONS.insert()
+_NAME = OBSERVATIONS.name
 
 
 class _Journey:
-    __slots__ = ("audit_id", "count", "cycle", "first", "hasher", "patient_id", "seq", "stage")
+    __slots__ = ("count", "cycle", "first", "hasher", "patient_id", "seq", "stage_seq")
 
-    def __init__(self, row: Sequence[Any], audit_id: int) -> None:
-        self.patient_id: str = row[0]
-        self.first: int = row[1]
-        self.cycle: int = row[2]
-        self.stage: str = row[3]
-        self.seq: int = row[4]
-        self.audit_id = audit_id
+    def __init__(self, row: Sequence[Any], seq: int) -> None:
+        self.patient_id: str = row[1]
+        self.first: int = row[2]
+        self.cycle: int = row[3]
+        self.stage_seq: int = row[5]
+        self.seq = seq
         self.count = 0
         self.hasher = hashlib.sha256()
 
@@ -81,6 +77,7 @@ def _score(row: Sequence[Any]) -> tuple[str, float, Any, str | None]:
 def import_scores(
     conn: sqlite3.Connection,
     engine: Engine,
+    chain: Chain,
     batch: Sequence[Sequence[Any]],
     actor: str,
     offset: int,
@@ -89,10 +86,12 @@ def import_scores(
     now_at = engine.clock.now()
     now = time_text(now_at)
     limit = now_at + engine.protocol.clock_skew
-    last = conn.execute("SELECT max(id) FROM audit_log").fetchone()[0] or 0
+    last = conn.execute(_LAST).fetchone()
+    last_seq, prev = (0, bytes(32)) if last is None else (last[0], bytes(last[1]))
     known = _states(conn, batch)
     journeys: dict[str, _Journey] = {}
     out: list[tuple[Any, ...]] = []
+    days: dict[str, list[date]] = {}
     for n, row in enumerate(batch, start=offset):
         try:
             if len(row) not in (4, 5):
@@ -100,7 +99,7 @@ def import_scores(
             jid = row[0]
             state = journeys.get(jid)
             if state is None:
-                state = _load(conn, jid, last + len(journeys) + 1, known)
+                state = _load(conn, jid, last_seq + len(journeys) + 1, known)
                 journeys[jid] = state
             instrument, value, when, answers = _score(row)
             if when > limit:
@@ -110,28 +109,24 @@ def import_scores(
                 f"rows[{n}].{error.field}", error.problem, error.allowed
             ) from None
         state.count += 1
-        version = state.first + state.count
-        when_text = time_text(when)
-        state.hasher.update(score_line(version, instrument, value, when_text, answers))
-        out.append(
-            (jid, version, instrument, value, answers, when_text, state.cycle, state.stage,
-             state.seq, now, actor, None, None, state.audit_id)
+        stored = (
+            jid, state.first + state.count, instrument, score_value(value), answers,
+            time_text(when), state.cycle, state.stage_seq, None, state.seq,
         )  # fmt: skip
-    audits: list[AuditEntry] = []
+        state.hasher.update(canonical(_NAME, stored))
+        out.append(stored)
+        days.setdefault(jid, []).append(when.astimezone(UTC).date())
+    entries = []
     bumps = []
     for jid, state in journeys.items():
-        final = state.first + state.count
-        payload = {
-            "count": state.count,
-            "first_version": state.first + 1,
-            "last_version": final,
-            "digest": state.hasher.hexdigest(),
-        }
-        audits.append(("scores_imported", now, actor, payload, state.patient_id, jid, final))
-        bumps.append((final, now, jid, state.first))
-    append_audits(conn, audits)  # ids last + 1, ... in the order the journeys were met
+        fields = (state.seq, "scores_imported", jid, None, None, now, actor, None, None)
+        prev = chain.entry_hash(prev, fields, state.hasher.digest())
+        entries.append((*fields, prev))
+        bumps.append((state.first + state.count, now, state.seq, jid, state.first))
+    conn.executemany(AUDIT.insert(), entries)  # seqs in the order the journeys were met
     conn.executemany(_BUMP, bumps)
-    conn.executemany(INSERT_OBSERVATION, out)
+    conn.executemany(_INSERT, out)
+    scored_many(conn, days)
     return len(out)
 
 
@@ -153,14 +148,14 @@ def _states(conn: sqlite3.Connection, batch: Sequence[Any]) -> dict[str, Sequenc
     for start in range(0, len(names), _CHUNK):
         chunk = json.dumps(names[start : start + _CHUNK])
         for row in conn.execute(_STATES, (chunk,)):
-            found[row[0]] = row[1:]
+            found[row[0]] = row
     return found
 
 
 def _load(
     conn: sqlite3.Connection,
     journey_id: object,
-    audit_id: int,
+    seq: int,
     known: dict[str, Sequence[Any]],
 ) -> _Journey:
     if not isinstance(journey_id, str):
@@ -170,10 +165,10 @@ def _load(
         row = conn.execute(_STATE, (journey_id,)).fetchone()
     if row is None:
         raise NotFoundError("journey", journey_id)
-    if row[3] == "voided":
+    if row[4] == "voided":
         raise ValidationError(
             "journey_id",
             f"journey {journey_id} is voided; no score can be added",
             "a journey that is not voided",
         )
-    return _Journey(row, audit_id)
+    return _Journey(row, seq)

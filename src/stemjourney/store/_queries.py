@@ -1,7 +1,9 @@
 """The store's reads: journeys with their history, patients, and the lookups a host needs.
 
-Every function takes a ``sqlite3.Connection`` and returns domain values; each
-query is served by an index of the schema (see ``tests/test_store_queries.py``).
+Every function takes a ``sqlite3.Connection`` and returns domain values; each query
+is served by an index of the schema (see ``tests/test_store_queries.py``). A history
+row is read with its stage (the move its ``stage_seq`` names) and its audit entry's
+``recorded_at``, ``actor`` and ``reason``.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from stemjourney.clinical._patient import Patient
 from stemjourney.journey._facts import HistoryFacts, MoveFacts, RecordFacts
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _rows as r
+from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, PATIENTS, RECORDS, TRANSITIONS
 
 __all__ = [
     "SQL",
-    "entries_with_audit",
+    "entries_of",
     "iter_histories",
     "iter_journeys",
     "iter_patients",
@@ -29,72 +32,49 @@ __all__ = [
     "journey_as_of",
     "journeys_in",
     "journeys_of",
+    "load",
     "patient",
     "patient_by_key",
 ]
 
+_AUDIT = "a.recorded_at, a.actor, a.reason"
+
+
+def _entries(table: Any, alias: str, where: str) -> str:
+    columns = ", ".join(f"{alias}.{n}" for n in table.names)
+    return (
+        f"SELECT {columns}, s.target, {_AUDIT} FROM {table.name} AS {alias}"
+        f" JOIN {TRANSITIONS.name} AS s ON s.journey_id = {alias}.journey_id"
+        f" AND s.seq = {alias}.stage_seq"
+        f" JOIN {AUDIT.name} AS a ON a.seq = {alias}.audit_seq WHERE {where}"
+    )
+
+
+def _moves(where: str) -> str:
+    columns = ", ".join(f"t.{n}" for n in TRANSITIONS.names)
+    return (
+        f"SELECT {columns}, {_AUDIT} FROM {TRANSITIONS.name} AS t"
+        f" JOIN {AUDIT.name} AS a ON a.seq = t.audit_seq WHERE {where}"
+    )
+
+
+_MANY = "IN (SELECT value FROM json_each(?))"
+
 SQL = {
-    "journey": (
-        "SELECT id, patient_id, condition, site, side, cell_source, version FROM journeys"
-        " WHERE id = ?"
-    ),
-    "journeys_of": (
-        "SELECT id, patient_id, condition, site, side, cell_source, version FROM journeys"
-        " WHERE patient_id = ? ORDER BY id"
-    ),
-    "journeys_in": (
-        "SELECT id, patient_id, condition, site, side, cell_source, version FROM journeys"
-        " WHERE stage = ? ORDER BY id"
-    ),
-    "journeys_after": (
-        "SELECT id, patient_id, condition, site, side, cell_source, version FROM journeys"
-        " WHERE id > ? ORDER BY id LIMIT ?"
-    ),
-    "patient": (
-        "SELECT id, external_id, external_key, display_name, birth_date, added_at, "
-        "added_by FROM patients WHERE id = ?"
-    ),
-    "patients_after": (
-        "SELECT id, external_id, external_key, display_name, birth_date, added_at, "
-        "added_by FROM patients WHERE id > ? ORDER BY id LIMIT ?"
-    ),
-    "patient_by_key": (
-        "SELECT id, external_id, external_key, display_name, birth_date, added_at, "
-        "added_by FROM patients WHERE external_key = ?"
-    ),
-    "transitions": (
-        "SELECT journey_id, seq, version, source, target, cycle, occurred_at, "
-        "recorded_at, actor, reason, late_reason, override_reason, audit_id, reason_record "
-        "FROM transitions WHERE journey_id = ?"
-    ),
-    "records": (
-        "SELECT journey_id, version, kind, occurred_at, payload, cycle, stage, stage_seq,"
-        " recorded_at, actor, amends, reason, audit_id FROM records WHERE journey_id = ?"
-    ),
-    "observations": (
-        "SELECT journey_id, version, instrument, value, answers, measured_at, cycle, "
-        "stage, stage_seq, recorded_at, actor, amends, reason, audit_id FROM observations"
-        " WHERE journey_id = ?"
-    ),
-    "transitions_of_many": (
-        "SELECT journey_id, seq, version, source, target, cycle, occurred_at, "
-        "recorded_at, actor, reason, late_reason, override_reason, audit_id, reason_record "
-        "FROM transitions WHERE journey_id IN (SELECT value FROM json_each(?))"
-    ),
-    "records_of_many": (
-        "SELECT journey_id, version, kind, occurred_at, payload, cycle, stage, stage_seq,"
-        " recorded_at, actor, amends, reason, audit_id FROM records WHERE journey_id IN "
-        "(SELECT value FROM json_each(?))"
-    ),
-    "observations_of_many": (
-        "SELECT journey_id, version, instrument, value, answers, measured_at, cycle, "
-        "stage, stage_seq, recorded_at, actor, amends, reason, audit_id FROM observations"
-        " WHERE journey_id IN (SELECT value FROM json_each(?))"
-    ),
-    "history_journeys": (
-        "SELECT id, patient_id, condition, site, side, cell_source FROM journeys"
-        " WHERE patient_id IN (SELECT value FROM json_each(?)) ORDER BY patient_id, id"
-    ),
+    "journey": JOURNEYS.select("id = ?"),
+    "journeys_of": JOURNEYS.select("patient_id = ?", "id"),
+    "journeys_in": JOURNEYS.select("stage = ?", "id"),
+    "journeys_after": JOURNEYS.select("id > ?", "id LIMIT ?"),
+    "patient": PATIENTS.select("id = ?"),
+    "patients_after": PATIENTS.select("id > ?", "id LIMIT ?"),
+    "patient_by_key": PATIENTS.select("external_key = ?"),
+    "transitions": _moves("t.journey_id = ?"),
+    "records": _entries(RECORDS, "r", "r.journey_id = ?"),
+    "observations": _entries(OBSERVATIONS, "o", "o.journey_id = ?"),
+    "transitions_of_many": _moves(f"t.journey_id {_MANY}"),
+    "records_of_many": _entries(RECORDS, "r", f"r.journey_id {_MANY}"),
+    "observations_of_many": _entries(OBSERVATIONS, "o", f"o.journey_id {_MANY}"),
+    "history_journeys": JOURNEYS.select(f"patient_id {_MANY}", "patient_id, id"),
 }
 """The statements of this module, by name (the query-plan tests read them)."""
 
@@ -113,7 +93,7 @@ def patient_by_key(conn: sqlite3.Connection, external_key: str) -> Patient | Non
     return None if row is None else r.patient_from_row(row)
 
 
-def _entries(
+def _grouped(
     conn: sqlite3.Connection, ids: Sequence[str]
 ) -> dict[str, tuple[list[TransitionEntry], list[RecordEntry]]]:
     grouped: dict[str, tuple[list[TransitionEntry], list[RecordEntry]]] = {i: ([], []) for i in ids}
@@ -132,7 +112,7 @@ def load(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> list[Journe
     found: list[Journey] = []
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
-        entries = _entries(conn, [row[0] for row in chunk])
+        entries = _grouped(conn, [row[0] for row in chunk])
         found.extend(r.journey_from_rows(row, *entries[row[0]]) for row in chunk)
     return found
 
@@ -198,42 +178,64 @@ def journey_as_of(journey: Journey, moment: datetime) -> Journey | None:
     )
 
 
-def entries_with_audit(
-    conn: sqlite3.Connection, journey_id: str
-) -> list[tuple[int, TransitionEntry | RecordEntry]]:
-    """Every entry of one journey with the id of the audit entry that covers it."""
-    found: list[tuple[int, TransitionEntry | RecordEntry]] = []
-    for row in conn.execute(SQL["transitions"], (journey_id,)):
-        found.append((row[12], r.transition_from_row(row)))
-    for row in conn.execute(SQL["records"], (journey_id,)):
-        found.append((row[-1], r.record_from_row(row)))
-    for row in conn.execute(SQL["observations"], (journey_id,)):
-        found.append((row[-1], r.observation_from_row(row)))
+def entries_of(conn: sqlite3.Connection, journey_id: str) -> list[TransitionEntry | RecordEntry]:
+    """Every entry of one journey, moves first, then records and scores."""
+    found: list[TransitionEntry | RecordEntry] = []
+    found.extend(
+        r.transition_from_row(row) for row in conn.execute(SQL["transitions"], (journey_id,))
+    )
+    found.extend(r.record_from_row(row) for row in conn.execute(SQL["records"], (journey_id,)))
+    found.extend(
+        r.observation_from_row(row) for row in conn.execute(SQL["observations"], (journey_id,))
+    )
     return found
+
+
+# -- history facts: the rows as plain values, for exports that stream the store -------------
+
+_T = len(TRANSITIONS.columns)
+_R = len(RECORDS.columns)
+_O = len(OBSERVATIONS.columns)
 
 
 def _history_entries(
     conn: sqlite3.Connection, ids: Sequence[str]
 ) -> dict[str, tuple[list[MoveFacts], list[RecordFacts]]]:
-    """The moves and record entries of the journeys ``ids``, as plain facts (no decoding)."""
+    """The moves and record entries of the journeys ``ids`` as plain facts (no decoding)."""
     grouped: dict[str, tuple[list[MoveFacts], list[RecordFacts]]] = {i: ([], []) for i in ids}
     args = (json.dumps(list(ids)),)
     loads = json.loads
     for row in conn.execute(SQL["transitions_of_many"], args):
-        reason = None if row[13] is None else loads(row[13])
-        grouped[row[0]][0].append(MoveFacts._make((*row[1:12], reason)))
+        recorded, actor, reason = row[_T : _T + 3]
+        grouped[row[0]][0].append(
+            MoveFacts(
+                row[1], row[2], row[3], row[4], row[5], row[6], recorded, actor, reason,
+                row[7], row[8], None if row[9] is None else loads(row[9]),
+            )
+        )  # fmt: skip
     for row in conn.execute(SQL["records_of_many"], args):
-        data = loads(row[4])
-        grouped[row[0]][1].append(RecordFacts._make((row[1], row[2], data, row[4], *row[5:12])))
+        stage, recorded, actor, reason = row[_R : _R + 4]
+        grouped[row[0]][1].append(
+            RecordFacts(
+                row[1], row[2], loads(row[4]), row[4], row[5], stage, row[6], recorded, actor,
+                row[7], reason,
+            )
+        )  # fmt: skip
     for row in conn.execute(SQL["observations_of_many"], args):
+        stage, recorded, actor, reason = row[_O : _O + 4]
         data = {
             "answers": None if row[4] is None else loads(row[4]),
             "instrument": row[2],
             "kind": "score",
             "measured_at": row[5],
-            "value": row[3],
+            "value": float(row[3]),
         }
-        grouped[row[0]][1].append(RecordFacts._make((row[1], "score", data, None, *row[6:13])))
+        grouped[row[0]][1].append(
+            RecordFacts(
+                row[1], "score", data, None, row[6], stage, row[7], recorded, actor, row[8],
+                reason,
+            )
+        )  # fmt: skip
     return grouped
 
 
@@ -261,7 +263,9 @@ def iter_histories(
                 moves, records = entries[j[0]]
                 moves.sort()
                 records.sort(key=_version)
-                by_patient[j[1]].append(HistoryFacts._make((*j, tuple(moves), tuple(records))))
+                by_patient[j[1]].append(
+                    HistoryFacts(j[0], j[1], j[2], j[3], j[4], j[5], tuple(moves), tuple(records))
+                )
         for row in rows:
             yield r.patient_from_row(row), by_patient[row[0]]
         last = ids[-1]

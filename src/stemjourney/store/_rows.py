@@ -1,7 +1,10 @@
-"""Rows to domain values and back: the only module that knows the tables' column order.
+"""Rows to domain values and back, in the column order of :mod:`._tables`.
 
-Named constructors (``journey_from_rows``, ``patient_from_row``...) build values
-from rows; ``*_row`` functions build the tuples the INSERT statements take.
+``*_row`` functions build the tuples the INSERT statements take; named constructors
+(``patient_from_row``, ``transition_from_row``...) build values from the rows the
+SELECTs of :mod:`._queries` return: a history row followed by the entry's stage
+(for records and scores) and its audit entry's ``recorded_at``, ``actor`` and
+``reason``.
 """
 
 from __future__ import annotations
@@ -16,15 +19,19 @@ from stemjourney.clinical._patient import Patient
 from stemjourney.clinical._scores import Score
 from stemjourney.clinical._vocabulary import CellSource, Side
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney.store._tables import JOURNEYS, OBSERVATIONS, RECORDS, TRANSITIONS
 
 __all__ = [
     "Entry",
+    "identity_row",
     "journey_from_rows",
     "observation_row",
     "patient_from_row",
     "patient_row",
     "record_from_row",
     "record_row",
+    "score_value",
+    "state_row",
     "transition_from_row",
     "transition_row",
 ]
@@ -32,8 +39,14 @@ __all__ = [
 Row = Sequence[Any]
 Entry = TransitionEntry | RecordEntry
 
+_IDENTITY = JOURNEYS.names[:7]
+"""The journey columns fixed at opening (the opening entry's hash covers them)."""
+_T = len(TRANSITIONS.columns)
+_R = len(RECORDS.columns)
+_O = len(OBSERVATIONS.columns)
 
-def patient_row(patient: Patient, added_at: str, added_by: str) -> tuple[Any, ...]:
+
+def patient_row(patient: Patient, added_at: str, added_by: str, audit_seq: int) -> tuple[Any, ...]:
     """The ``patients`` row of ``patient``."""
     birth = None if patient.birth_date is None else patient.birth_date.isoformat()
     return (
@@ -44,11 +57,12 @@ def patient_row(patient: Patient, added_at: str, added_by: str) -> tuple[Any, ..
         birth,
         added_at,
         added_by,
+        audit_seq,
     )
 
 
 def patient_from_row(row: Row) -> Patient:
-    """The patient a ``patients`` row holds (the columns of ``SQL['patient']``)."""
+    """The patient a ``patients`` row holds."""
     return Patient(
         id=row[0],
         external_id=row[1],
@@ -57,7 +71,43 @@ def patient_from_row(row: Row) -> Patient:
     )
 
 
-def transition_row(entry: TransitionEntry, audit_id: int) -> tuple[Any, ...]:
+def identity_row(journey: Journey) -> tuple[Any, ...]:
+    """The columns of a journey's row fixed when it opens: id to ``opened_at``."""
+    return (
+        journey.id,
+        journey.patient_id,
+        journey.condition,
+        journey.site,
+        journey.side.value,
+        journey.cell_source.value,
+        time_text(journey.opened_at),
+    )
+
+
+def state_row(
+    journey: Journey, closed_at: str | None, updated_at: str, last_seq: int
+) -> tuple[Any, ...]:
+    """The whole ``journeys`` row of ``journey`` as it stands."""
+    last = journey.last_move
+    return (
+        *identity_row(journey),
+        journey.stage,
+        journey.cycle,
+        journey.version,
+        last.seq,
+        time_text(last.occurred_at),
+        closed_at,
+        updated_at,
+        last_seq,
+    )
+
+
+def _reason_record(entry: TransitionEntry) -> str | None:
+    found = entry.reason_record
+    return None if found is None else canonical_json(encode(found))
+
+
+def transition_row(entry: TransitionEntry, audit_seq: int) -> tuple[Any, ...]:
     """The ``transitions`` row of a history entry."""
     return (
         entry.journey_id,
@@ -67,24 +117,16 @@ def transition_row(entry: TransitionEntry, audit_id: int) -> tuple[Any, ...]:
         entry.target,
         entry.cycle,
         time_text(entry.occurred_at),
-        time_text(entry.recorded_at),
-        entry.actor,
-        entry.reason,
         entry.late_reason,
         entry.override_reason,
-        audit_id,
-        reason_record_text(entry),
+        _reason_record(entry),
+        audit_seq,
     )
 
 
-def reason_record_text(entry: TransitionEntry) -> str | None:
-    """The canonical JSON of a move's reason record, or ``None``."""
-    found = entry.reason_record
-    return None if found is None else canonical_json(encode(found))
-
-
 def transition_from_row(row: Row) -> TransitionEntry:
-    """The history entry of a ``transitions`` row (the columns its query selects)."""
+    """The history entry of a ``transitions`` row and its audit entry's fields."""
+    recorded, actor, reason = row[_T : _T + 3]
     return TransitionEntry(
         journey_id=row[0],
         seq=row[1],
@@ -93,16 +135,16 @@ def transition_from_row(row: Row) -> TransitionEntry:
         target=row[4],
         cycle=row[5],
         occurred_at=parse_time(row[6]),
-        recorded_at=parse_time(row[7]),
-        actor=row[8],
-        reason=row[9],
-        late_reason=row[10],
-        override_reason=row[11],
-        reason_record=None if row[13] is None else decode_record(json.loads(row[13])),
+        recorded_at=parse_time(recorded),
+        actor=actor,
+        reason=reason,
+        late_reason=row[7],
+        override_reason=row[8],
+        reason_record=None if row[9] is None else decode_record(json.loads(row[9])),
     )
 
 
-def record_row(entry: RecordEntry, audit_id: int) -> tuple[Any, ...]:
+def record_row(entry: RecordEntry, audit_seq: int) -> tuple[Any, ...]:
     """The ``records`` row of a record entry (not a score)."""
     rec = entry.record
     return (
@@ -112,17 +154,18 @@ def record_row(entry: RecordEntry, audit_id: int) -> tuple[Any, ...]:
         time_text(rec.occurred_at),
         canonical_json(encode(rec)),
         entry.cycle,
-        entry.stage,
         entry.stage_seq,
-        time_text(entry.recorded_at),
-        entry.actor,
         entry.amends,
-        entry.reason,
-        audit_id,
+        audit_seq,
     )
 
 
-def observation_row(entry: RecordEntry, audit_id: int) -> tuple[Any, ...]:
+def score_value(value: float) -> int | float:
+    """A score's value as stored: whole numbers as integers, so they read back whole."""
+    return int(value) if value.is_integer() else value
+
+
+def observation_row(entry: RecordEntry, audit_seq: int) -> tuple[Any, ...]:
     """The ``observations`` row of a score entry."""
     score = entry.record
     assert isinstance(score, Score)
@@ -131,42 +174,41 @@ def observation_row(entry: RecordEntry, audit_id: int) -> tuple[Any, ...]:
         entry.journey_id,
         entry.version,
         score.instrument,
-        score.value,
+        score_value(score.value),
         answers,
         time_text(score.measured_at),
         entry.cycle,
-        entry.stage,
         entry.stage_seq,
-        time_text(entry.recorded_at),
-        entry.actor,
         entry.amends,
-        entry.reason,
-        audit_id,
+        audit_seq,
     )
 
 
-def _entry(row: Row, record: Any, offset: int) -> RecordEntry:
+def _entry(
+    row: Row, record: Any, width: int, cycle: int, stage_seq: int, amends: int
+) -> RecordEntry:
+    stage, recorded, actor, reason = row[width : width + 4]
     return RecordEntry(
         journey_id=row[0],
         record=record,
-        cycle=row[offset],
-        stage=row[offset + 1],
-        stage_seq=row[offset + 2],
-        recorded_at=parse_time(row[offset + 3]),
-        actor=row[offset + 4],
+        cycle=row[cycle],
+        stage=stage,
+        stage_seq=row[stage_seq],
+        recorded_at=parse_time(recorded),
+        actor=actor,
         version=row[1],
-        amends=row[offset + 5],
-        reason=row[offset + 6],
+        amends=row[amends],
+        reason=reason,
     )
 
 
 def record_from_row(row: Row) -> RecordEntry:
-    """The entry of a ``records`` row (the columns its query selects)."""
-    return _entry(row, decode_record(json.loads(row[4])), 5)
+    """The entry of a ``records`` row, its stage and its audit entry's fields."""
+    return _entry(row, decode_record(json.loads(row[4])), _R, 5, 6, 7)
 
 
 def observation_from_row(row: Row) -> RecordEntry:
-    """The entry of an ``observations`` row (the columns its query selects)."""
+    """The entry of an ``observations`` row, its stage and its audit entry's fields."""
     data = {
         "kind": Score.kind,
         "instrument": row[2],
@@ -174,15 +216,21 @@ def observation_from_row(row: Row) -> RecordEntry:
         "measured_at": row[5],
         "answers": None if row[4] is None else json.loads(row[4]),
     }
-    return _entry(row, decode_record(data), 6)
+    return _entry(row, decode_record(data), _O, 6, 7, 8)
 
 
 def journey_from_rows(
-    row: Row, history: Iterable[TransitionEntry], records: Iterable[RecordEntry]
+    row: Row,
+    history: Iterable[TransitionEntry],
+    records: Iterable[RecordEntry],
+    *,
+    complete: bool = True,
 ) -> Journey:
-    """The journey of a ``journeys`` row (the columns its query selects) and its entries.
+    """The journey of a ``journeys`` row and its entries.
 
     ``records`` may come from both tables in any order; they are put in version order.
+    Without ``complete``, the value holds only some entries (a store's working copy for
+    a write) and keeps the stored version.
     """
     return Journey(
         row[0],
@@ -193,4 +241,5 @@ def journey_from_rows(
         CellSource(row[5]),
         history=tuple(sorted(history, key=lambda e: e.seq)),
         records=tuple(sorted(records, key=lambda e: e.version)),
+        known_version=None if complete else row[JOURNEYS.index("version")],
     )

@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
-import attrs
-
+from stemjourney._files import create_private, make_private
 from stemjourney.clinical import _validation as v
 from stemjourney.clinical._codec import time_text
 from stemjourney.clinical._patient import Patient, normalise_external_id
@@ -22,29 +20,28 @@ from stemjourney.clinical._records import Record
 from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import (
     ConflictError,
-    DuplicateError,
-    IntegrityError,
     NotFoundError,
     StorageError,
     ValidationError,
 )
 from stemjourney.journey._engine import Engine
 from stemjourney.journey._facts import HistoryFacts
-from stemjourney.journey._journey import Journey, ReasonRecord, RecordEntry, TransitionEntry
+from stemjourney.journey._journey import Journey, ReasonRecord
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.outcomes import OutcomeFacts
+from stemjourney.store import _operations as ops
 from stemjourney.store import _queries as q
-from stemjourney.store import _rows as r
 from stemjourney.store import _writes as w
-from stemjourney.store._connect import create_private
+from stemjourney.store._chain import Chain, Head
 from stemjourney.store._errors import map_errors
 from stemjourney.store._facts import iter_facts
 from stemjourney.store._import import import_scores
+from stemjourney.store._schedule import Scheduled, iter_scheduled
+from stemjourney.store._state import amendable, trim
 from stemjourney.store._verify import VerifyReport, verify
 
 __all__ = ["Store"]
 
-_CACHE_SIZE = 512
 _ACTOR_MAX = 200
 
 
@@ -75,18 +72,41 @@ class Store:
     first) and ``idempotency_key`` (a resubmitted write with the same key is not
     applied twice; the journey or patient is returned as it stands).
 
-    ``db`` is the ``sqlite_utils.Database`` over the same connection, for read-only
-    browsing.
+    A write reads only what the engine needs (the journey's working copy, see
+    :attr:`Journey.complete <stemjourney.Journey.complete>`), so it costs the same at
+    any history length; it returns that working copy. :meth:`journey` reads the whole
+    history. ``db`` is an ``sqlite_utils.Database`` over the same connection, for
+    read-only browsing.
     """
 
-    def __init__(self, conn: sqlite3.Connection, db: Any, engine: Engine, *, owns: bool) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        engine: Engine,
+        *,
+        owns: bool,
+        chain: Chain | None = None,
+        writable: bool = True,
+        db: Any = None,
+    ) -> None:
         self._conn = conn
-        self.db = db
         self.engine = engine
         self._owns = owns
-        self._cache: OrderedDict[str, Journey] = OrderedDict()
+        self._chain = Chain() if chain is None else chain
+        self._writable = writable
+        self._pid = os.getpid()
+        self._db: Any = db
 
     # -- plumbing ---------------------------------------------------------------------
+
+    @property
+    def db(self) -> Any:
+        """An ``sqlite_utils.Database`` over the store's connection (made on first use)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self._conn)
+        return self._db
 
     @property
     def pipeline(self) -> Pipeline:
@@ -111,12 +131,25 @@ class Store:
 
     def close(self) -> None:
         """Close the connection if the store opened it (a caller's connection stays open)."""
-        self._cache.clear()
-        if self._owns:
+        if self._owns and os.getpid() == self._pid:
             self._conn.close()
 
+    def _here(self) -> None:
+        if os.getpid() != self._pid:
+            raise StorageError(
+                "this store was opened in another process (before a fork); a connection "
+                "cannot be shared across processes; allowed: open_store() in this process"
+            )
+
     @contextmanager
-    def _write(self, operation: str) -> Iterator[sqlite3.Connection]:
+    def _write(self, operation: str) -> Iterator[ops.Context]:
+        self._here()
+        if not self._writable:
+            raise ValidationError(
+                "key",
+                "is missing: the file's hash chain is keyed, so writes need its key",
+                "open_store(..., key=...) with the key the file was created with",
+            )
         conn = self._conn
         with map_errors(operation):
             if conn.in_transaction:
@@ -126,7 +159,7 @@ class Store:
                 )
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
+                yield ops.Context(conn, self._chain, self.engine)
                 conn.execute("COMMIT")
             except BaseException:
                 with suppress(sqlite3.Error):
@@ -134,44 +167,11 @@ class Store:
                         conn.execute("ROLLBACK")
                 raise
 
-    def _remember(self, journey: Journey) -> Journey:
-        self._cache[journey.id] = journey
-        self._cache.move_to_end(journey.id)
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return journey
-
-    def _current(self, conn: sqlite3.Connection, journey_id: str) -> Journey:
-        row = conn.execute(q.SQL["journey"], (journey_id,)).fetchone()
-        if row is None:
-            raise NotFoundError("journey", journey_id)
-        cached = self._cache.get(journey_id)
-        if cached is not None and cached.version == row[6]:
-            return cached
-        return self._remember(q.load(conn, [row])[0])
-
-    def _replayed(
-        self,
-        conn: sqlite3.Connection,
-        key: str | None,
-        actions: Sequence[str],
-        journey_id: str | None = None,
-    ) -> tuple[str | None, str | None] | None:
-        """The (patient, journey) ids of an earlier write with ``key``, or ``None``."""
-        if key is None:
-            return None
-        row = conn.execute(
-            "SELECT action, patient_id, journey_id FROM audit_log WHERE idempotency_key = ?",
-            (key,),
-        ).fetchone()
-        if row is None:
-            return None
-        if row[0] not in actions or (journey_id is not None and row[2] != journey_id):
-            raise DuplicateError(
-                f"idempotency_key was already used for a {row[0]} on "
-                f"{row[2] or row[1]}; allowed: a key not used for another write"
-            )
-        return row[1], row[2]
+    @contextmanager
+    def _read(self, operation: str) -> Iterator[sqlite3.Connection]:
+        self._here()
+        with map_errors(operation):
+            yield self._conn
 
     # -- patients ---------------------------------------------------------------------
 
@@ -199,20 +199,20 @@ class Store:
             display_name=display_name,
             birth_date=birth_date,
         )
-        with self._write("add_patient") as conn:
-            earlier = self._replayed(conn, key, ("patient_added",))
+        with self._write("add_patient") as ctx:
+            earlier = ops.earlier_write(ctx, key, ("patient_added",))
             if earlier is not None:
-                found = q.patient(conn, str(earlier[0]))
+                found = q.patient(ctx.conn, str(earlier[0]))
                 if found is None:
                     raise NotFoundError("patient", earlier[0])
                 return found
-            self._insert_patient(conn, patient, time_text(self.engine.clock.now()), actor, key)
+            ops.add_patient(ctx, patient, actor, key)
         return patient
 
     def patient(self, patient_id: str) -> Patient:
         """The patient with ``patient_id``; :class:`NotFoundError` when there is none."""
-        with map_errors("patient"):
-            found = q.patient(self._conn, patient_id)
+        with self._read("patient") as conn:
+            found = q.patient(conn, patient_id)
         if found is None:
             raise NotFoundError("patient", patient_id)
         return found
@@ -220,36 +220,19 @@ class Store:
     def patient_by_external_id(self, external_id: str) -> Patient | None:
         """The patient with this external id (normalised as on insert), or ``None``."""
         key = normalise_external_id(external_id)
-        with map_errors("patient_by_external_id"):
-            return q.patient_by_key(self._conn, key)
+        with self._read("patient_by_external_id") as conn:
+            return q.patient_by_key(conn, key)
 
     def delete_patient(self, patient_id: str, *, actor: str) -> None:
         """Delete a patient added by mistake; refused once the patient has any journey.
 
-        Raises :class:`~stemjourney.exceptions.IntegrityError` when the patient has
-        history (void the journeys instead), :class:`NotFoundError` when unknown.
+        The audit log keeps the deletion (and the digest of the row, no name). Raises
+        :class:`~stemjourney.exceptions.IntegrityError` when the patient has history
+        (void the journeys instead), :class:`NotFoundError` when unknown.
         """
         actor = v.clean_text("actor", actor, max_length=_ACTOR_MAX)
-        with self._write("delete_patient") as conn:
-            if q.patient(conn, patient_id) is None:
-                raise NotFoundError("patient", patient_id)
-            count = conn.execute(
-                "SELECT count(*) FROM journeys WHERE patient_id = ?", (patient_id,)
-            ).fetchone()[0]
-            if count:
-                raise IntegrityError(
-                    f"patient {patient_id} has {count} journey(s); a patient with history "
-                    "cannot be deleted; allowed: void the journeys, keeping the record"
-                )
-            w.append_audit(
-                conn,
-                action="patient_deleted",
-                recorded_at=time_text(self.engine.clock.now()),
-                actor=actor,
-                payload={},
-                patient_id=patient_id,
-            )
-            conn.execute("DELETE FROM patients WHERE id = ?", (patient_id,))
+        with self._write("delete_patient") as ctx:
+            ops.delete_patient(ctx, patient_id, actor)
 
     # -- journeys: writes -------------------------------------------------------------
 
@@ -278,55 +261,12 @@ class Store:
             actor=actor,
             occurred_at=occurred_at,
         )
-        with self._write("open_journey") as conn:
-            earlier = self._replayed(conn, key, ("journey_opened",))
+        with self._write("open_journey") as ctx:
+            earlier = ops.earlier_write(ctx, key, ("journey_opened",))
             if earlier is not None:
-                return self._current(conn, str(earlier[1]))
-            if q.patient(conn, journey.patient_id) is None:
-                raise NotFoundError("patient", journey.patient_id)
-            if conn.execute("SELECT 1 FROM journeys WHERE id = ?", (journey.id,)).fetchone():
-                raise DuplicateError(f"journey_id {journey.id} is taken; allowed: a new id")
-            opening = journey.history[0]
-            audit_id = w.append_audit(
-                conn,
-                action="journey_opened",
-                recorded_at=time_text(opening.recorded_at),
-                actor=opening.actor,
-                payload=w.opening_payload(journey),
-                patient_id=journey.patient_id,
-                journey_id=journey.id,
-                version=1,
-                key=key,
-            )
-            w.insert_journey(conn, journey, audit_id)
-        return self._remember(journey)
-
-    def _apply(
-        self,
-        conn: sqlite3.Connection,
-        before: Journey,
-        after: Journey,
-        entry: TransitionEntry | RecordEntry,
-        action: str,
-        key: str | None,
-    ) -> None:
-        recorded = time_text(entry.recorded_at)
-        audit_id = w.append_audit(
-            conn,
-            action=action,
-            recorded_at=recorded,
-            actor=entry.actor,
-            payload=w.entry_payload(entry),
-            patient_id=after.patient_id,
-            journey_id=after.id,
-            version=entry.version,
-            key=key,
-        )
-        w.insert_entry(conn, entry, audit_id)
-        closed = None
-        if isinstance(entry, TransitionEntry) and self.engine.pipeline.is_outcome(entry.target):
-            closed = time_text(entry.occurred_at)
-        w.update_journey(conn, after, before.version, closed, recorded)
+                return ops.working_or_missing(ctx, str(earlier[1]))
+            ops.open_journey(ctx, journey, key)
+        return journey
 
     def move(
         self,
@@ -347,10 +287,10 @@ class Store:
         no longer at ``expected_version``, :class:`NotFoundError` for an unknown id.
         """
         key = _key(idempotency_key)
-        with self._write("move") as conn:
-            if self._replayed(conn, key, ("move",), journey_id) is not None:
-                return self._current(conn, journey_id)
-            journey = self._current(conn, journey_id)
+        with self._write("move") as ctx:
+            if ops.earlier_write(ctx, key, ("move",), journey_id) is not None:
+                return ops.working_or_missing(ctx, journey_id)
+            journey = ops.working_or_missing(ctx, journey_id)
             _expected(journey, expected_version)
             after, entry = self.engine.move(
                 journey,
@@ -361,8 +301,8 @@ class Store:
                 override_reason=override_reason,
                 late_reason=late_reason,
             )
-            self._apply(conn, journey, after, entry, "move", key)
-        return self._remember(after)
+            ops.apply(ctx, journey, after, entry, key)
+        return trim(after)
 
     def record(
         self,
@@ -376,14 +316,14 @@ class Store:
         """Add a clinical record or score to a journey (see ``Engine.record``)."""
         key = _key(idempotency_key)
         action = "score" if isinstance(record, Score) else "record"
-        with self._write("record") as conn:
-            if self._replayed(conn, key, (action,), journey_id) is not None:
-                return self._current(conn, journey_id)
-            journey = self._current(conn, journey_id)
+        with self._write("record") as ctx:
+            if ops.earlier_write(ctx, key, (action,), journey_id) is not None:
+                return ops.working_or_missing(ctx, journey_id)
+            journey = ops.working_or_missing(ctx, journey_id)
             _expected(journey, expected_version)
             after, entry = self.engine.record(journey, record, actor=actor)
-            self._apply(conn, journey, after, entry, action, key)
-        return self._remember(after)
+            ops.apply(ctx, journey, after, entry, key)
+        return trim(after)
 
     def amend(
         self,
@@ -403,14 +343,16 @@ class Store:
         resubmitted amendment with the same ``idempotency_key`` is not applied twice.
         """
         key = _key(idempotency_key)
-        with self._write("amend") as conn:
-            if self._replayed(conn, key, ("amendment",), journey_id) is not None:
-                return self._current(conn, journey_id)
-            journey = self._current(conn, journey_id)
+        with self._write("amend") as ctx:
+            if ops.earlier_write(ctx, key, ("amendment",), journey_id) is not None:
+                return ops.working_or_missing(ctx, journey_id)
+            journey = ops.working_or_missing(ctx, journey_id)
             _expected(journey, expected_version)
+            if isinstance(version, int) and not isinstance(version, bool):
+                journey = amendable(ctx.conn, journey, version)
             after, entry = self.engine.amend(journey, version, record, actor=actor, reason=reason)
-            self._apply(conn, journey, after, entry, "amendment", key)
-        return self._remember(after)
+            ops.apply(ctx, journey, after, entry, key)
+        return trim(after)
 
     def import_history(
         self, patients: Iterable[Patient], journeys: Iterable[Journey], *, actor: str
@@ -428,96 +370,32 @@ class Store:
         is an audit entry of its own, by ``actor``.
         """
         actor = v.clean_text("actor", actor, max_length=_ACTOR_MAX)
-        added_patients = 0
-        added_journeys = 0
-        with self._write("import_history") as conn:
+        added = [0, 0]
+        with self._write("import_history") as ctx:
             for patient in patients:
                 if not isinstance(patient, Patient):
                     raise ValidationError("patients", "holds a non-patient", "Patient values")
-                self._insert_patient(conn, patient, time_text(self.engine.clock.now()), actor)
-                added_patients += 1
+                ops.add_patient(ctx, patient, actor)
+                added[0] += 1
             for journey in journeys:
                 if not isinstance(journey, Journey):
                     raise ValidationError("journeys", "holds a non-journey", "Journey values")
-                self._insert_history(conn, journey)
-                added_journeys += 1
-            w.append_audit(
-                conn,
+                if not journey.complete:
+                    raise ValidationError(
+                        "journeys", "holds a working copy", "whole journeys (Store.journey())"
+                    )
+                ops.import_journey(ctx, journey)
+                added[1] += 1
+            w.append(
+                ctx.conn,
+                ctx.chain,
+                w.last_entry(ctx.conn),
                 action="history_imported",
-                recorded_at=time_text(self.engine.clock.now()),
+                recorded_at=ctx.now(),
                 actor=actor,
-                payload={"patients": added_patients, "journeys": added_journeys},
+                reason=f"{added[0]} patient(s), {added[1]} journey(s)",
             )
-        self._cache.clear()
-        return added_patients, added_journeys
-
-    def _insert_patient(
-        self,
-        conn: sqlite3.Connection,
-        patient: Patient,
-        now: str,
-        actor: str,
-        key: str | None = None,
-    ) -> None:
-        if q.patient(conn, patient.id) is not None:
-            raise DuplicateError(f"patient_id {patient.id} is taken; allowed: a new id")
-        other = q.patient_by_key(conn, patient.external_key)
-        if other is not None:
-            raise DuplicateError(
-                f"external_id is already the external id of patient {other.id} (compared "
-                "ignoring case, surrounding spaces and Unicode form); allowed: a new one"
-            )
-        row = r.patient_row(patient, now, actor)
-        w.append_audit(
-            conn,
-            action="patient_added",
-            recorded_at=now,
-            actor=actor,
-            payload={"patient": w.digest(row)},
-            patient_id=patient.id,
-            key=key,
-        )
-        conn.execute(
-            "INSERT INTO patients (id, external_id, external_key, display_name, birth_date, "
-            "added_at, added_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            row,
-        )
-
-    def _insert_history(self, conn: sqlite3.Connection, journey: Journey) -> None:
-        if q.patient(conn, journey.patient_id) is None:
-            raise NotFoundError("patient", journey.patient_id)
-        if conn.execute("SELECT 1 FROM journeys WHERE id = ?", (journey.id,)).fetchone():
-            raise DuplicateError(f"journey_id {journey.id} is taken; allowed: a new id")
-        self.engine.replay(journey)
-        opening = journey.history[0]
-        first = attrs.evolve(journey, history=journey.history[:1], records=())
-        audit_id = w.append_audit(
-            conn,
-            action="journey_opened",
-            recorded_at=time_text(opening.recorded_at),
-            actor=opening.actor,
-            payload=w.opening_payload(first),
-            patient_id=journey.patient_id,
-            journey_id=journey.id,
-            version=1,
-        )
-        w.insert_journey(conn, first, audit_id)
-        events: list[TransitionEntry | RecordEntry] = sorted(
-            (*journey.history[1:], *journey.records), key=lambda e: e.version
-        )
-        current = first
-        for entry in events:
-            if isinstance(entry, TransitionEntry):
-                after = current.with_move(entry)
-                action = "move"
-            else:
-                after = current.with_record(entry)
-                is_score = isinstance(entry.record, Score)
-                action = (
-                    "amendment" if entry.amends is not None else "score" if is_score else "record"
-                )
-            self._apply(conn, current, after, entry, action, None)
-            current = after
+        return added[0], added[1]
 
     def import_scores(
         self, rows: Iterable[Sequence[Any]], *, actor: str, batch_size: int = 20_000
@@ -533,21 +411,28 @@ class Store:
         size = v.integer("batch_size", batch_size, low=1)
         total = 0
         for batch in _batches(rows, size):
-            with self._write("import_scores") as conn:
-                total += import_scores(conn, self.engine, batch, actor, total)
+            with self._write("import_scores") as ctx:
+                total += import_scores(ctx.conn, self.engine, self._chain, batch, actor, total)
         return total
 
     # -- journeys: reads --------------------------------------------------------------
 
     def journey(self, journey_id: str) -> Journey:
         """The journey with its whole history and records; :class:`NotFoundError` if unknown."""
-        with map_errors("journey"):
-            return self._current(self._conn, journey_id)
+        with self._read("journey") as conn:
+            found = q.journey(conn, journey_id)
+        if found is None:
+            raise NotFoundError("journey", journey_id)
+        return found
+
+    def _working(self, journey_id: str) -> Journey:
+        with self._read("journey") as conn:
+            return ops.working_or_missing(ops.Context(conn, self._chain, self.engine), journey_id)
 
     def allowed(self, journey_id: str, *, at: datetime | None = None) -> tuple[str, ...]:
         """The stages the journey may move to at ``at`` (now by default), given a reason
         where one is needed (see ``Engine.allowed``)."""
-        return self.engine.allowed(self.journey(journey_id), at=at)
+        return self.engine.allowed(self._working(journey_id), at=at)
 
     def why_not(
         self,
@@ -560,7 +445,7 @@ class Store:
     ) -> list[str]:
         """What the move to ``target`` lacks; empty when it may go ahead (see ``Engine``)."""
         return self.engine.why_not(
-            self.journey(journey_id),
+            self._working(journey_id),
             target,
             at=at,
             reason=reason,
@@ -570,16 +455,16 @@ class Store:
     def journeys_of(self, patient_id: str) -> list[Journey]:
         """The journeys of one patient, by id; :class:`NotFoundError` for an unknown patient."""
         self.patient(patient_id)
-        with map_errors("journeys_of"):
-            return q.journeys_of(self._conn, patient_id)
+        with self._read("journeys_of") as conn:
+            return q.journeys_of(conn, patient_id)
 
     def journeys_in(self, stage: str) -> list[Journey]:
         """The journeys now in ``stage`` (a stage or outcome of the pipeline), by id."""
         stages = self.engine.pipeline.stages
         if stage not in stages:
             raise ValidationError("stage", "is not a stage of the pipeline", ", ".join(stages))
-        with map_errors("journeys_in"):
-            return q.journeys_in(self._conn, stage)
+        with self._read("journeys_in") as conn:
+            return q.journeys_in(conn, stage)
 
     def journey_as_of(self, journey_id: str, moment: datetime) -> Journey:
         """The journey as its record stood at ``moment`` (when entries were recorded).
@@ -596,14 +481,14 @@ class Store:
     def iter_patients(self, batch_size: int = 500) -> Iterator[Patient]:
         """Every patient, by id, read ``batch_size`` at a time (never all at once)."""
         size = v.integer("batch_size", batch_size, low=1)
-        with map_errors("iter_patients"):
-            yield from q.iter_patients(self._conn, size)
+        with self._read("iter_patients") as conn:
+            yield from q.iter_patients(conn, size)
 
     def iter_journeys(self, batch_size: int = 500) -> Iterator[Journey]:
         """Every journey, by id, read ``batch_size`` at a time (never all at once)."""
         size = v.integer("batch_size", batch_size, low=1)
-        with map_errors("iter_journeys"):
-            yield from q.iter_journeys(self._conn, size)
+        with self._read("iter_journeys") as conn:
+            yield from q.iter_journeys(conn, size)
 
     def iter_histories(self, batch_size: int = 500) -> Iterator[tuple[Patient, list[HistoryFacts]]]:
         """Every patient by id with the history facts of their journeys by id, in one pass.
@@ -613,8 +498,8 @@ class Store:
         values (records as the JSON they are stored as), never all at once.
         """
         size = v.integer("batch_size", batch_size, low=1)
-        with map_errors("iter_histories"):
-            yield from q.iter_histories(self._conn, size)
+        with self._read("iter_histories") as conn:
+            yield from q.iter_histories(conn, size)
 
     def iter_outcome_facts(
         self,
@@ -630,7 +515,7 @@ class Store:
         """What the outcome reports need of each journey, as plain rows, by id.
 
         Every journey (or those in ``stages``, or those of ``journey_ids``) as an
-        :class:`~stemjourney.store.OutcomeFacts`: its identity and stage, the
+        :class:`~stemjourney.outcomes.OutcomeFacts`: its identity and stage, the
         injections and adverse events in force, and its scores in force (only
         ``instrument``'s when given; none without ``with_scores``; with
         ``journey_ids``, only those measured at or after ``scores_since`` when
@@ -639,9 +524,9 @@ class Store:
         """
         size = v.integer("batch_size", batch_size, low=1)
         since = None if scores_since is None else time_text(v.aware("scores_since", scores_since))
-        with map_errors("iter_outcome_facts"):
+        with self._read("iter_outcome_facts") as conn:
             yield from iter_facts(
-                self._conn,
+                conn,
                 instrument=instrument,
                 stages=stages,
                 journey_ids=journey_ids,
@@ -651,20 +536,50 @@ class Store:
                 with_records=with_records,
             )
 
+    def iter_scheduled(self, first: date, last: date) -> Iterator[Scheduled]:
+        """The planned follow-up visits of journeys not ended whose window meets the days
+        ``first`` to ``last`` (UTC), by due day: what the work-list reads."""
+        with self._read("iter_scheduled") as conn:
+            yield from iter_scheduled(conn, first, last)
+
     # -- integrity --------------------------------------------------------------------
 
-    def verify(self) -> VerifyReport:
-        """Check the hash chain, replay every journey, run SQLite's own checks.
+    def head(self) -> Head:
+        """The hash chain's head: the latest entry's sequence number and hash.
 
-        Returns a :class:`VerifyReport`; it is empty (falsy) when all is well.
+        Keep it outside the file (printed, logged, stored by the host): ``verify(
+        expected_head=head)`` then proves the file still holds that entry and every
+        entry before it, unchanged, so a cut tail or a rewritten history shows.
         """
-        return verify(self._conn, self.engine)
+        with self._read("head") as conn:
+            seq, digest = w.last_entry(conn)
+        return Head(seq, digest.hex())
+
+    def verify(
+        self, *, expected_head: Head | str | None = None, replay: bool = False
+    ) -> VerifyReport:
+        """Check everything the store promises; never raises on a damaged file.
+
+        The schema (every table, index, trigger and view present and unaltered),
+        SQLite's own checks, every row against its audit entry's hash, the chain from
+        the first entry to the head, each journey's summary row against its history,
+        and with ``expected_head`` that the chain still extends a head kept outside
+        the file (see :meth:`head`). With ``replay`` every journey is also replayed
+        through the engine, checking each move's guards again. Returns a
+        :class:`VerifyReport`, empty (falsy) when all is well.
+        """
+        self._here()
+        head = Head.parse(expected_head) if isinstance(expected_head, str) else expected_head
+        return verify(self._conn, self.engine, self._chain, expected_head=head, replay=replay)
 
     def backup(self, path: str | os.PathLike[str]) -> None:
-        """Copy the database to ``path`` with SQLite's backup API (owner-only file)."""
+        """Copy the database to ``path`` with SQLite's backup API (an owner-only file, also
+        when ``path`` existed)."""
+        self._here()
         create_private(path)
+        make_private(path)
         with map_errors("backup"):
-            target = sqlite3.connect(path)
+            target = sqlite3.connect(os.path.realpath(path))
             try:
                 self._conn.backup(target)
             finally:

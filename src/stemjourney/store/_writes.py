@@ -1,218 +1,151 @@
-"""The store's writes, each run inside the caller's ``BEGIN IMMEDIATE`` transaction.
+"""The store's writes, each inside the caller's ``BEGIN IMMEDIATE`` transaction.
 
-Every change appends one entry to the hash-chained ``audit_log`` and writes the rows
-it covers; a journey's row is updated only ``WHERE version = expected``.
+Every change appends one entry to the hash-chained audit log together with the rows
+it covers (:func:`append`), then moves the journey's summary row on, only ``WHERE
+version = expected`` (:func:`update_state`). Which rows an entry covers, in which
+order, is fixed here and read back the same way by ``verify()``:
+
+- ``patient_added``: the patient's row; ``patient_deleted``: its erasure row;
+- ``journey_opened``: the journey's identity columns and its opening move;
+- ``move``: the move; ``record``, ``score`` and ``amendment``: the record or score;
+- ``scores_imported``: the scores of one journey in one import batch, by version;
+- ``history_imported`` and ``migrated``: none (they say what happened).
 """
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
-from stemjourney.clinical._codec import canonical_json, encode, time_text
+from stemjourney.clinical._codec import time_text
 from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import ConflictError
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _rows as r
-from stemjourney.store._chain import GENESIS, entry_hash
+from stemjourney.store._chain import GENESIS, Chain, rows_digest
+from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, RECORDS, TRANSITIONS, Table
 
 __all__ = [
-    "append_audit",
-    "append_audits",
-    "digest",
-    "entry_payload",
-    "insert_entry",
+    "ACTIONS",
+    "Prev",
+    "append",
+    "entry_rows",
     "insert_journey",
-    "opening_payload",
-    "update_journey",
+    "last_entry",
+    "update_state",
 ]
 
-_LAST_AUDIT = "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"
-AuditEntry = tuple[str, str, str, object, str | None, str | None, int | None]
-"""(action, recorded_at, actor, payload, patient_id, journey_id, version) of one entry."""
-_INSERT_AUDIT = (
-    "INSERT INTO audit_log (id, action, patient_id, journey_id, version, recorded_at, actor, "
-    "idempotency_key, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+ACTIONS = (
+    "patient_added",
+    "patient_deleted",
+    "journey_opened",
+    "move",
+    "record",
+    "score",
+    "amendment",
+    "scores_imported",
+    "history_imported",
+    "migrated",
 )
-_INSERT_TRANSITION = (
-    "INSERT INTO transitions (journey_id, seq, version, source, target, cycle, occurred_at, "
-    "recorded_at, actor, reason, late_reason, override_reason, audit_id, reason_record) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+"""Every audit entry's action."""
+
+Prev = tuple[int, bytes]
+"""The sequence number and hash of the latest entry."""
+
+_LAST = f"SELECT seq, hash FROM {AUDIT.name} ORDER BY seq DESC LIMIT 1"
+_UPDATE_STATE = (
+    f"UPDATE {JOURNEYS.name} SET stage = ?, cycle = ?, version = ?, stage_seq = ?, moved_at = ?, "
+    "closed_at = coalesce(closed_at, ?), updated_at = ?, last_seq = ? WHERE id = ? AND version = ?"
 )
-_INSERT_RECORD = (
-    "INSERT INTO records (journey_id, version, kind, occurred_at, payload, cycle, stage, "
-    "stage_seq, recorded_at, actor, amends, reason, audit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-    "?, ?, ?, ?)"
-)
-INSERT_OBSERVATION = (
-    "INSERT INTO observations (journey_id, version, instrument, value, answers, measured_at, "
-    "cycle, stage, stage_seq, recorded_at, actor, amends, reason, audit_id) VALUES (?, ?, ?, ?, "
-    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_JOURNEY = (
-    "INSERT INTO journeys (id, patient_id, condition, site, side, cell_source, stage, cycle, "
-    "version, opened_at, closed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)"
-)
-_UPDATE_JOURNEY = (
-    "UPDATE journeys SET stage = ?, cycle = ?, version = ?, closed_at = coalesce(closed_at, ?), "
-    "updated_at = ? "
-    "WHERE id = ? AND version = ?"
-)
+_INSERTS = {t.name: t.insert() for t in (AUDIT, JOURNEYS, TRANSITIONS, RECORDS, OBSERVATIONS)}
 
 
-def digest(data: object) -> str:
-    """SHA-256 (hex) of the canonical JSON of ``data``."""
-    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+def last_entry(conn: sqlite3.Connection) -> Prev:
+    """The latest entry's sequence number and hash (0 and the genesis hash when empty)."""
+    row = conn.execute(_LAST).fetchone()
+    return (0, GENESIS) if row is None else (row[0], bytes(row[1]))
 
 
-def append_audit(
+def append(
     conn: sqlite3.Connection,
+    chain: Chain,
+    prev: Prev,
     *,
     action: str,
     recorded_at: str,
     actor: str,
-    payload: object,
-    patient_id: str | None = None,
+    rows: Sequence[tuple[Table, Sequence[Any]]] = (),
+    covered: Sequence[tuple[str, Sequence[Any]]] = (),
     journey_id: str | None = None,
-    version: int | None = None,
+    patient_id: str | None = None,
+    occurred_at: str | None = None,
+    reason: str | None = None,
     key: str | None = None,
-) -> int:
-    """Append one entry to the audit log, chained to the last one; return its id."""
-    last = conn.execute(_LAST_AUDIT).fetchone()
-    last_id, prev = (0, GENESIS) if last is None else last
-    new_id = last_id + 1
-    text = canonical_json(payload)
-    fields = (new_id, action, patient_id, journey_id, version, recorded_at, actor, key, text)
-    conn.execute(_INSERT_AUDIT, (*fields, prev, entry_hash(prev, fields)))
-    return new_id
+) -> Prev:
+    """Append the entry after ``prev`` and insert the ``rows`` it covers; return it.
 
-
-def append_audits(conn: sqlite3.Connection, entries: list[AuditEntry]) -> None:
-    """Append several entries to the audit log in one ``executemany``, chained in order.
-
-    Each entry is (action, recorded_at, actor, payload, patient_id, journey_id,
-    version): the rows :func:`append_audit` would write one call at a time.
+    The rows must already carry the entry's sequence number, ``prev[0] + 1``.
+    ``covered`` are (table, row) pairs the entry also covers, hashed before ``rows``,
+    that the caller writes itself (a journey's identity columns).
     """
-    last = conn.execute(_LAST_AUDIT).fetchone()
-    last_id, prev = (0, GENESIS) if last is None else last
-    rows = []
-    for n, (action, recorded_at, actor, payload, patient_id, journey_id, version) in enumerate(
-        entries, start=last_id + 1
-    ):
-        fields = (
-            n, action, patient_id, journey_id, version, recorded_at, actor, None,
-            canonical_json(payload),
-        )  # fmt: skip
-        digest = entry_hash(prev, fields)
-        rows.append((*fields, prev, digest))
-        prev = digest
-    conn.executemany(_INSERT_AUDIT, rows)
+    seq = prev[0] + 1
+    fields = (seq, action, journey_id, patient_id, occurred_at, recorded_at, actor, reason, key)
+    digest = rows_digest([*covered, *((table.name, row) for table, row in rows)])
+    hashed = chain.entry_hash(prev[1], fields, digest)
+    conn.execute(_INSERTS[AUDIT.name], (*fields, hashed))
+    for table, row in rows:
+        conn.execute(table.insert(), row)
+    return seq, hashed
 
 
-def entry_payload(entry: TransitionEntry | RecordEntry) -> dict[str, Any]:
-    """What the audit log keeps of one history or record entry: ``{"entry": encode(entry)}``.
-
-    A move's entry is built field by field (the hot path), to the same dict.
-    """
+def entry_rows(
+    entry: TransitionEntry | RecordEntry, seq: int
+) -> list[tuple[Table, tuple[Any, ...]]]:
+    """The row one history entry writes, with the audit entry ``seq`` that covers it."""
     if isinstance(entry, TransitionEntry):
-        fields = {
-            "journey_id": entry.journey_id,
-            "seq": entry.seq,
-            "source": entry.source,
-            "target": entry.target,
-            "cycle": entry.cycle,
-            "occurred_at": time_text(entry.occurred_at),
-            "recorded_at": time_text(entry.recorded_at),
-            "actor": entry.actor,
-            "version": entry.version,
-            "reason": entry.reason,
-            "late_reason": entry.late_reason,
-            "override_reason": entry.override_reason,
-        }
-        if entry.reason_record is not None:
-            # Only when there is one: entries written before schema 2 keep their hashes.
-            fields["reason_record"] = encode(entry.reason_record)
-        return {"entry": fields}
-    return {"entry": encode(entry)}
+        return [(TRANSITIONS, r.transition_row(entry, seq))]
+    if isinstance(entry.record, Score):
+        return [(OBSERVATIONS, r.observation_row(entry, seq))]
+    return [(RECORDS, r.record_row(entry, seq))]
 
 
-def opening_payload(journey: Journey) -> dict[str, Any]:
-    """What the audit log keeps of a journey's opening: its identity and first entry."""
-    entry = encode(journey.history[0])
-    del entry["reason_record"]  # an opening has none; entries before schema 2 had no key
-    return {"journey": _identity(journey), "entry": entry}
+def insert_journey(conn: sqlite3.Connection, journey: Journey, seq: int, recorded_at: str) -> None:
+    """Insert a newly opened journey's summary row, its latest change being entry ``seq``."""
+    conn.execute(_INSERTS[JOURNEYS.name], r.state_row(journey, None, recorded_at, seq))
 
 
-def _identity(journey: Journey) -> dict[str, Any]:
-    return {
-        "patient_id": journey.patient_id,
-        "condition": journey.condition,
-        "site": journey.site,
-        "side": journey.side.value,
-        "cell_source": journey.cell_source.value,
-    }
-
-
-def insert_journey(conn: sqlite3.Connection, journey: Journey, audit_id: int) -> None:
-    """Insert a newly opened journey and its opening entry."""
-    opening = journey.history[0]
-    recorded = time_text(opening.recorded_at)
-    conn.execute(
-        _INSERT_JOURNEY,
-        (
-            journey.id,
-            journey.patient_id,
-            journey.condition,
-            journey.site,
-            journey.side.value,
-            journey.cell_source.value,
-            journey.stage,
-            journey.cycle,
-            journey.version,
-            time_text(opening.occurred_at),
-            recorded,
-        ),
-    )
-    conn.execute(_INSERT_TRANSITION, r.transition_row(opening, audit_id))
-
-
-def insert_entry(
-    conn: sqlite3.Connection, entry: TransitionEntry | RecordEntry, audit_id: int
-) -> None:
-    """Insert one history entry, record or score into its table."""
-    if isinstance(entry, TransitionEntry):
-        conn.execute(_INSERT_TRANSITION, r.transition_row(entry, audit_id))
-    elif isinstance(entry.record, Score):
-        conn.execute(INSERT_OBSERVATION, r.observation_row(entry, audit_id))
-    else:
-        conn.execute(_INSERT_RECORD, r.record_row(entry, audit_id))
-
-
-def update_journey(
+def update_state(
     conn: sqlite3.Connection,
     journey: Journey,
     expected: int,
     closed_at: str | None,
     recorded_at: str,
+    seq: int,
 ) -> None:
-    """Set the journey's stage, cycle and version, only if it is still at ``expected``.
+    """Move the journey's summary row on, only if it is still at ``expected``.
 
     Raises :class:`~stemjourney.exceptions.ConflictError` when another writer got there
     first.
     """
+    last = journey.last_move
     done = conn.execute(
-        _UPDATE_JOURNEY,
+        _UPDATE_STATE,
         (
             journey.stage,
             journey.cycle,
             journey.version,
+            last.seq,
+            time_text(last.occurred_at),
             closed_at,
             recorded_at,
+            seq,
             journey.id,
             expected,
         ),
     ).rowcount
     if done != 1:  # pragma: no cover - the version is read inside the same transaction
-        row = conn.execute("SELECT version FROM journeys WHERE id = ?", (journey.id,)).fetchone()
+        row = conn.execute(
+            f"SELECT version FROM {JOURNEYS.name} WHERE id = ?", (journey.id,)
+        ).fetchone()
         raise ConflictError(journey.id, expected, row[0] if row else 0)

@@ -1,0 +1,153 @@
+"""A journey's working copy for a write: what the engine needs, read with targeted queries.
+
+A write never reloads a journey's whole history. It reads the summary row, the
+opening and the latest move, the journey's eligibility assessments, consents,
+harvests, processings and injections (what the guards check, a handful per cycle),
+and of the scores, for each pain scale, only the latest in force of the current stage
+visit and the latest of the current cycle's latest stage visit that has one (the
+baselines the guards ask for). Each read is an index
+lookup, so a write costs the same at any history length
+(``tests/test_store_cost.py`` counts it); ``tests/test_store_working_copy.py`` checks
+that the guards decide on the working copy as they do on the whole journey.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import attrs
+
+from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
+from stemjourney.clinical._scores import Score
+from stemjourney.journey._journey import Journey, RecordEntry
+from stemjourney.store import _rows as r
+from stemjourney.store._queries import SQL, _entries, _moves
+from stemjourney.store._tables import OBSERVATIONS, RECORDS
+
+__all__ = ["GUARD_KINDS", "amendable", "trim", "working"]
+
+GUARD_KINDS = ("eligibility", "consent", "harvest", "processing", "injection")
+"""The record kinds a working copy holds: those the guards read."""
+
+_ENDS = _moves("t.journey_id = ? AND t.seq IN (1, ?)")
+_GUARDED = _entries(
+    RECORDS,
+    "r",
+    "r.journey_id = ? AND r.kind IN (" + ", ".join(f"'{k}'" for k in GUARD_KINDS) + ")",
+).replace(f"FROM {RECORDS.name} AS r", f"FROM {RECORDS.name} AS r INDEXED BY records_by_kind", 1)
+_IN_FORCE = (
+    f"NOT EXISTS (SELECT 1 FROM {OBSERVATIONS.name} AS n WHERE n.journey_id = o.journey_id "
+    "AND n.amends = o.version)"
+)
+_LATEST_PAIN = (
+    _entries(
+        OBSERVATIONS,
+        "o",
+        "o.journey_id = ? AND o.cycle = ? AND o.instrument = ? AND o.stage_seq = ? "
+        f"AND {_IN_FORCE}",
+    )
+    + " ORDER BY o.measured_at DESC, o.version DESC LIMIT 1"
+)
+_LATEST_IN_CYCLE = (
+    _entries(
+        OBSERVATIONS, "o", f"o.journey_id = ? AND o.cycle = ? AND o.instrument = ? AND {_IN_FORCE}"
+    )
+    + " ORDER BY o.stage_seq DESC, o.measured_at DESC, o.version DESC LIMIT 1"
+)
+_RECORD_AT = _entries(RECORDS, "r", "r.journey_id = ? AND r.version = ?")
+_SCORE_AT = _entries(OBSERVATIONS, "o", "o.journey_id = ? AND o.version = ?")
+_AMENDED_BY = (
+    f"SELECT version FROM {RECORDS.name} WHERE journey_id = ? AND amends = ? UNION ALL "
+    f"SELECT version FROM {OBSERVATIONS.name} WHERE journey_id = ? AND amends = ?"
+)
+
+
+def working(conn: sqlite3.Connection, journey_id: str) -> Journey | None:
+    """The working copy of the journey with ``journey_id``, or ``None`` if there is none."""
+    row = conn.execute(SQL["journey"], (journey_id,)).fetchone()
+    if row is None:
+        return None
+    cycle, stage_seq = row[8], row[10]
+    history = [r.transition_from_row(t) for t in conn.execute(_ENDS, (journey_id, stage_seq))]
+    records: list[RecordEntry] = [
+        r.record_from_row(e) for e in conn.execute(_GUARDED, (journey_id,))
+    ]
+    seen: set[int] = set()
+    for instrument in PAIN_INSTRUMENTS:
+        for sql, args in (
+            (_LATEST_PAIN, (journey_id, cycle, instrument, stage_seq)),
+            (_LATEST_IN_CYCLE, (journey_id, cycle, instrument)),
+        ):
+            found = conn.execute(sql, args).fetchone()
+            if found is not None and found[1] not in seen:
+                seen.add(found[1])
+                records.append(r.observation_from_row(found))
+    return r.journey_from_rows(row, history, records, complete=False)
+
+
+def amendable(conn: sqlite3.Connection, journey: Journey, version: int) -> Journey:
+    """``journey`` with the entry at ``version`` and any amendment of it added, so the
+    engine can check an amendment of it."""
+    known = {e.version for e in journey.records}
+    extra: list[RecordEntry] = []
+    wanted = [version]
+    wanted += [v for (v,) in conn.execute(_AMENDED_BY, (journey.id, version, journey.id, version))]
+    for v in wanted:
+        if v in known:
+            continue
+        row = conn.execute(_RECORD_AT, (journey.id, v)).fetchone()
+        if row is not None:
+            extra.append(r.record_from_row(row))
+            continue
+        row = conn.execute(_SCORE_AT, (journey.id, v)).fetchone()
+        if row is not None:
+            extra.append(r.observation_from_row(row))
+    if not extra:
+        return journey
+    merged = tuple(sorted((*journey.records, *extra), key=lambda e: e.version))
+    return attrs.evolve(journey, records=merged)
+
+
+def _keep_latest(
+    found: dict[str, tuple[Any, RecordEntry]], key: str, order: Any, entry: RecordEntry
+) -> None:
+    known = found.get(key)
+    if known is None or order > known[0]:
+        found[key] = (order, entry)
+
+
+def trim(journey: Journey) -> Journey:
+    """``journey`` cut down to what :func:`working` would read back for it now.
+
+    A write returns this, so the value it returns equals the one a fresh read gives.
+    """
+    stage_seq, cycle = journey.last_move.seq, journey.cycle
+    in_visit: dict[str, tuple[Any, RecordEntry]] = {}
+    in_cycle: dict[str, tuple[Any, RecordEntry]] = {}
+    amended = {e.amends for e in journey.records if e.amends is not None}
+    kept: list[RecordEntry] = []
+    for e in journey.records:
+        record = e.record
+        if isinstance(record, Score):
+            if (
+                record.instrument not in PAIN_INSTRUMENTS
+                or e.cycle != cycle
+                or e.version in amended
+            ):
+                continue
+            order = (record.measured_at, e.version)
+            if e.stage_seq == stage_seq:
+                _keep_latest(in_visit, record.instrument, order, e)
+            _keep_latest(in_cycle, record.instrument, (e.stage_seq, *order), e)
+        elif record.kind in GUARD_KINDS:
+            kept.append(e)
+    chosen = {e.version: e for _, e in (*in_visit.values(), *in_cycle.values())}
+    kept.extend(chosen.values())
+    history = tuple(h for h in journey.history if h.seq in (1, stage_seq))
+    return attrs.evolve(
+        journey,
+        history=history,
+        records=tuple(sorted(kept, key=lambda e: e.version)),
+        known_version=journey.version,
+    )

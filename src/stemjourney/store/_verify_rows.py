@@ -1,0 +1,371 @@
+"""The row pass of ``verify()``: every history row, journey by journey, from the raw rows.
+
+For each journey (its summary row and its moves, records and scores, streamed in key
+order and merged by journey id) it checks the history's shape (moves in order along
+the pipeline, versions without gaps, amendments that point at an earlier entry of
+the same kind), each value (times, JSON, scores in range), the summary row against
+the history, and it digests the rows each audit entry covers, in the order the
+writes hashed them, for the chain pass (:mod:`._verify`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
+
+import attrs
+
+from stemjourney.clinical._codec import RECORD_TYPES
+from stemjourney.clinical._instruments import INSTRUMENTS
+from stemjourney.clinical._protocol import Protocol
+from stemjourney.clinical._scores import Score
+from stemjourney.journey._pipeline import Pipeline
+from stemjourney.store._schedule import planned_rows
+from stemjourney.store._tables import (
+    JOURNEYS,
+    OBSERVATIONS,
+    PATIENT_ERASURES,
+    PATIENTS,
+    RECORDS,
+    SCHEDULE,
+    TRANSITIONS,
+    canonical,
+)
+
+__all__ = ["COVERS", "Covered", "Found", "scan_rows"]
+
+Found = Callable[[str, str | None, str | None, str], None]
+"""Report a problem: (table, row, column, what)."""
+
+COVERS = {
+    JOURNEYS.name: 1,
+    TRANSITIONS.name: 2,
+    RECORDS.name: 4,
+    OBSERVATIONS.name: 8,
+    PATIENTS.name: 16,
+    PATIENT_ERASURES.name: 32,
+}
+"""The bit of each table in :attr:`Covered.kinds`."""
+
+_FIRST = itemgetter(0)
+_FIELDS = {
+    kind: (frozenset(a.name for a in attrs.fields(cls)) | {"kind"}, getattr(cls, "time_field", ""))
+    for kind, cls in RECORD_TYPES.items()
+}
+
+
+class Covered:
+    """What the rows say of each audit entry: their digest, the kinds of rows, whose they are."""
+
+    def __init__(self, last_seq: int) -> None:
+        size = max(last_seq, 0) + 1
+        self.last = last_seq
+        self.digests = bytearray(32 * size)
+        self.kinds = array("B", bytes(size))
+        self.counts = array("l", bytes(8 * size))
+        self.owners: list[str | None] = [None] * size
+
+    def add(
+        self, seq: Any, owner: str, parts: list[tuple[str, Sequence[Any]]], found: Found
+    ) -> None:
+        """Record the rows ``parts`` of entry ``seq``, all belonging to ``owner``."""
+        if not isinstance(seq, int) or not 1 <= seq <= self.last:
+            found(parts[0][0], owner, "audit_seq", "names no audit entry")
+            return
+        if self.kinds[seq]:
+            found(parts[0][0], owner, "audit_seq", "names an audit entry another row group has")
+            return
+        hasher = hashlib.sha256()
+        mask = 0
+        for table, row in parts:
+            hasher.update(canonical(table, row))
+            mask |= COVERS[table]
+        self.digests[32 * seq : 32 * seq + 32] = hasher.digest()
+        self.kinds[seq] = mask
+        self.counts[seq] = len(parts)
+        self.owners[seq] = owner
+
+    def set_digest(self, seq: int, digest: bytes, owner: str) -> None:
+        """Record a digest kept for rows that are gone (an erased patient's row)."""
+        if 1 <= seq <= self.last and not self.kinds[seq]:
+            self.digests[32 * seq : 32 * seq + 32] = digest
+            self.kinds[seq] = COVERS[PATIENTS.name]
+            self.counts[seq] = 1
+            self.owners[seq] = owner
+
+
+def _stream(conn: sqlite3.Connection, sql: str) -> Iterator[tuple[Any, Iterator[Any]]]:
+    return groupby(conn.execute(sql), _FIRST)
+
+
+def _time(text: object) -> bool:
+    if not isinstance(text, str):
+        return False
+    try:
+        return datetime.fromisoformat(text).tzinfo is None
+    except ValueError:
+        return False
+
+
+class _Journey:
+    """The checks of one journey's rows."""
+
+    def __init__(self, jid: str, pipeline: Pipeline, found: Found) -> None:
+        self.jid = jid
+        self.pipeline = pipeline
+        self.found = found
+
+    def moves(self, rows: list[Any]) -> tuple[list[Any], dict[int, Any]]:
+        """Check the moves; return them and the moves by seq."""
+        jid, found = self.jid, self.found
+        by_seq = {}
+        prev = None
+        for n, t in enumerate(rows, start=1):
+            key = f"{jid}/{t[1]}"
+            by_seq[t[1]] = t
+            if t[1] != n:
+                found(TRANSITIONS.name, key, "seq", f"is not {n}: moves are missing or extra")
+            if not _time(t[6]):
+                found(TRANSITIONS.name, key, "occurred_at", "is not a UTC time")
+            if t[9] is not None:
+                self._reason_record(key, t[9])
+            if prev is None:
+                if t[3] is not None or t[4] != self.pipeline.initial or t[5] != 1 or t[2] != 1:
+                    found(TRANSITIONS.name, key, "target", "is not an opening at the first stage")
+            else:
+                transition = self.pipeline.find(str(prev[4]), str(t[4]))
+                if t[3] != prev[4] or transition is None:
+                    found(TRANSITIONS.name, key, "target", "is not a move the pipeline allows")
+                elif t[5] != prev[5] + (1 if transition.starts_cycle else 0):
+                    found(TRANSITIONS.name, key, "cycle", "does not follow the previous move")
+                if _time(t[6]) and _time(prev[6]) and t[6] < prev[6] and t[7] is None:
+                    found(TRANSITIONS.name, key, "occurred_at", "is before the previous move")
+            prev = t
+        return rows, by_seq
+
+    def _reason_record(self, key: str, text: object) -> None:
+        try:
+            data = json.loads(str(text))
+            good = isinstance(data, dict) and data.get("kind") in RECORD_TYPES
+        except ValueError:
+            good = False
+        if not good:
+            self.found(TRANSITIONS.name, key, "reason_record", "is not a reason record")
+
+    def entry(
+        self, table: str, row: Sequence[Any], moves: dict[int, Any], kinds: dict[int, Any]
+    ) -> None:
+        """Check one record or score row against the journey's moves."""
+        key = f"{self.jid}/{row[1]}"
+        score = table == OBSERVATIONS.name
+        cycle, stage_seq, amends = (row[6], row[7], row[8]) if score else (row[5], row[6], row[7])
+        move = moves.get(stage_seq)
+        if move is None:
+            self.found(table, key, "stage_seq", "names no move of the journey")
+        elif move[5] != cycle:
+            self.found(table, key, "cycle", "differs from the cycle of its stage")
+        if amends is not None:
+            original = kinds.get(amends)
+            if original is None or original[0] != row[2] or amends >= row[1]:
+                self.found(table, key, "amends", "names no earlier entry of the same kind")
+            elif original[1] != stage_seq:
+                self.found(table, key, "stage_seq", "differs from the entry it amends")
+        if score:
+            self._score(key, row)
+        else:
+            self._record(key, row)
+
+    def _score(self, key: str, row: Sequence[Any]) -> None:
+        value = row[3]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            self.found(OBSERVATIONS.name, key, "value", "is not a finite number")
+        else:
+            spec = INSTRUMENTS.get(row[2]) if isinstance(row[2], str) else None
+            if spec is not None and not (spec.low <= value <= spec.high):
+                self.found(OBSERVATIONS.name, key, "value", f"is outside the {spec.code} range")
+            elif spec is not None and spec.integer and not float(value).is_integer():
+                self.found(OBSERVATIONS.name, key, "value", f"is not a whole {spec.code} score")
+        if not _time(row[5]):
+            self.found(OBSERVATIONS.name, key, "measured_at", "is not a UTC time")
+        if row[4] is not None:
+            try:
+                good = isinstance(json.loads(str(row[4])), list)
+            except ValueError:
+                good = False
+            if not good:
+                self.found(OBSERVATIONS.name, key, "answers", "is not a JSON list")
+
+    def _record(self, key: str, row: Sequence[Any]) -> None:
+        shape = _FIELDS.get(row[2]) if isinstance(row[2], str) else None
+        if shape is None or row[2] == Score.kind:
+            self.found(RECORDS.name, key, "kind", "is not a kind of record")
+            return
+        try:
+            data = json.loads(str(row[4]))
+        except ValueError:
+            self.found(RECORDS.name, key, "payload", "is not JSON")
+            return
+        if not isinstance(data, dict) or data.get("kind") != row[2] or not set(data) <= shape[0]:
+            self.found(RECORDS.name, key, "payload", "does not hold a record of its kind")
+            return
+        when = data.get(shape[1])
+        if not _time(row[3]) or not isinstance(when, str) or when != row[3]:
+            self.found(RECORDS.name, key, "occurred_at", "differs from the record's own time")
+
+    def summary(self, j: Sequence[Any], moves: list[Any], versions: list[int]) -> None:
+        """Check the journey's summary row against its history."""
+        found, jid = self.found, self.jid
+        if not moves:
+            found(JOURNEYS.name, jid, "stage", "has no history")
+            return
+        last = moves[-1]
+        closed = next((t[6] for t in moves if self.pipeline.is_outcome(str(t[4]))), None)
+        expected = {
+            "opened_at": moves[0][6],
+            "stage": last[4],
+            "cycle": last[5],
+            "version": len(versions),
+            "stage_seq": last[1],
+            "moved_at": last[6],
+            "closed_at": closed,
+        }
+        for name, value in expected.items():
+            if j[JOURNEYS.index(name)] != value:
+                found(JOURNEYS.name, jid, name, "differs from the journey's history")
+        if sorted(versions) != list(range(1, len(versions) + 1)):
+            found(JOURNEYS.name, jid, "version", "the entries' versions have gaps or repeats")
+
+
+def _schedule(
+    jid: str,
+    r_rows: list[Any],
+    o_rows: list[Any],
+    amended: set[int],
+    stored: list[Any],
+    protocol: Protocol,
+    found: Found,
+) -> None:
+    """Check the journey's planned visits against its injections and scores in force."""
+    try:
+        injections = [
+            (r[5], date.fromisoformat(str(r[3])[:10]))
+            for r in r_rows
+            if r[2] == "injection" and r[1] not in amended
+        ]
+        days = sorted({date.fromisoformat(str(o[5])[:10]) for o in o_rows if o[1] not in amended})
+    except ValueError:
+        return  # a damaged time is reported by the row checks
+    expected = {tuple(row[1:3]): row for row in planned_rows(jid, injections, days, protocol)}
+    kept = {tuple(row[1:3]): tuple(row) for row in stored}
+    for key in sorted(set(expected) | set(kept), key=str):
+        name = f"{jid}/{key[0]}/{key[1]}"
+        if key not in kept:
+            found(SCHEDULE.name, name, None, "is missing: the history plans this visit")
+        elif key not in expected:
+            found(SCHEDULE.name, name, None, "is not a visit the history plans")
+        else:
+            for column, want, have in zip(SCHEDULE.names, expected[key], kept[key], strict=True):
+                if want != have:
+                    found(SCHEDULE.name, name, column, "differs from the journey's history")
+
+
+def scan_rows(
+    conn: sqlite3.Connection,
+    pipeline: Pipeline,
+    protocol: Protocol,
+    covered: Covered,
+    found: Found,
+) -> dict[str, tuple[int, str]]:
+    """Check every journey's rows and digest them; return each journey's (last_seq, updated_at)."""
+    journeys = conn.execute(JOURNEYS.select(order="id"))
+    moves = _stream(conn, TRANSITIONS.select(order="journey_id, seq"))
+    records = _stream(conn, RECORDS.select(order="journey_id, version"))
+    scores = _stream(conn, OBSERVATIONS.select(order="journey_id, version"))
+    planned = _stream(conn, SCHEDULE.select(order="journey_id, cycle, time_point"))
+    heads: dict[str, Any] = {
+        "t": next(moves, None),
+        "r": next(records, None),
+        "o": next(scores, None),
+        "s": next(planned, None),
+    }
+    streams = {"t": moves, "r": records, "o": scores, "s": planned}
+    names = {"t": TRANSITIONS.name, "r": RECORDS.name, "o": OBSERVATIONS.name, "s": SCHEDULE.name}
+    updated: dict[str, tuple[int, str]] = {}
+
+    def take(name: str, jid: str) -> list[Any]:
+        got: list[Any] = []
+        while heads[name] is not None and str(heads[name][0]) <= jid:
+            key, rows = heads[name]
+            if key == jid:
+                got = list(rows)
+            else:
+                found(names[name], str(key), "journey_id", "names no journey")
+                for _ in rows:
+                    pass
+            heads[name] = next(streams[name], None)
+        return got
+
+    for j in journeys:
+        jid = j[0]
+        check = _Journey(jid, pipeline, found)
+        t_rows, by_seq = check.moves(take("t", jid))
+        r_rows, o_rows = take("r", jid), take("o", jid)
+        kinds = {r[1]: (r[2], r[6]) for r in r_rows}
+        kinds.update({o[1]: (o[2], o[7]) for o in o_rows})
+        amended: set[int] = set()
+        for table, rows in ((RECORDS.name, r_rows), (OBSERVATIONS.name, o_rows)):
+            for row in rows:
+                check.entry(table, row, by_seq, kinds)
+                amends = row[7] if table == RECORDS.name else row[8]
+                if amends is not None:
+                    if amends in amended:
+                        found(table, f"{jid}/{row[1]}", "amends", "names an entry amended before")
+                    amended.add(amends)
+        versions = [t[2] for t in t_rows] + [r[1] for r in r_rows] + [o[1] for o in o_rows]
+        check.summary(j, t_rows, versions)
+        _schedule(jid, r_rows, o_rows, amended, take("s", jid), protocol, found)
+        groups: dict[Any, list[tuple[str, Sequence[Any]]]] = {}
+        if t_rows:
+            groups.setdefault(t_rows[0][10], []).append((JOURNEYS.name, tuple(j[:7])))
+        for t in t_rows:
+            groups.setdefault(t[10], []).append((TRANSITIONS.name, t))
+        merged = sorted(
+            [(r[1], RECORDS.name, r, r[8]) for r in r_rows]
+            + [(o[1], OBSERVATIONS.name, o, o[9]) for o in o_rows]
+        )
+        for _, table, row, seq in merged:
+            groups.setdefault(seq, []).append((table, row))
+        for seq, parts in groups.items():
+            covered.add(seq, jid, parts, found)
+        last_seq = j[JOURNEYS.index("last_seq")]
+        if groups and last_seq != max(s for s in groups if isinstance(s, int)):
+            found(JOURNEYS.name, jid, "last_seq", "is not the journey's latest audit entry")
+        updated[jid] = (last_seq, j[JOURNEYS.index("updated_at")])
+    for name in ("t", "r", "o", "s"):
+        take(name, "\U0010ffff" * 4)
+    return updated
+
+
+def scan_patients(conn: sqlite3.Connection, covered: Covered, found: Found) -> None:
+    """Digest every patient row under the entry that added it, and every erasure."""
+    for row in conn.execute(PATIENTS.select(order="id")):
+        covered.add(row[PATIENTS.index("audit_seq")], str(row[0]), [(PATIENTS.name, row)], found)
+    for row in conn.execute(PATIENT_ERASURES.select(order="patient_id")):
+        digest = row[2]
+        if isinstance(digest, bytes) and len(digest) == 32 and isinstance(row[1], int):
+            covered.set_digest(row[1], digest, str(row[0]))
+        else:
+            found(PATIENT_ERASURES.name, str(row[0]), "row_digest", "is not a 32-byte digest")
+        covered.add(row[3], str(row[0]), [(PATIENT_ERASURES.name, row)], found)
