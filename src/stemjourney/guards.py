@@ -1,9 +1,11 @@
-"""The built-in guards, for building a pipeline of your own.
+"""The built-in guards, for building a pipeline of your own, and what satisfies each.
 
 Each guard is a :class:`~stemjourney.Guard`: a name, a description and a check that
 returns every requirement a move lacks. The default table
 (:data:`~stemjourney.DEFAULT_PIPELINE`) uses them; a custom pipeline can reuse them
-beside guards of its own.
+beside guards of its own. :data:`SATISFIERS` maps each to the records that satisfy
+it (a :class:`Preparation`); the test machine reads it, and a pipeline with guards of
+its own extends it.
 
 >>> from stemjourney import Pipeline, Transition
 >>> from stemjourney.guards import HARVEST_READY, NONE
@@ -26,6 +28,7 @@ from stemjourney.journey._guards import (
     STORED_PRODUCT,
     GuardContext,
 )
+from stemjourney.journey._satisfiers import SATISFIERS, Preparation, Satisfier
 
 __all__ = [
     "HARVEST_READY",
@@ -35,6 +38,9 @@ __all__ = [
     "PRODUCT_FAILED",
     "PRODUCT_RELEASED",
     "REST_OVER",
+    "SATISFIERS",
     "STORED_PRODUCT",
     "GuardContext",
+    "Preparation",
+    "Satisfier",
 ]

@@ -47,6 +47,15 @@ def clean_text(field: str, value: object, *, max_length: int = MAX_TEXT) -> str:
     return text
 
 
+def normalised_key(text: str) -> str:
+    """``text`` as ids and external ids are compared: NFKC, trimmed, case-folded.
+
+    >>> normalised_key("  BMAC-2026-0042 ")
+    'bmac-2026-0042'
+    """
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
 def optional_text(field: str, value: object, *, max_length: int = MAX_TEXT) -> str | None:
     """Like :func:`clean_text`, but ``None`` passes through."""
     if value is None:

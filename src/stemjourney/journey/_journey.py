@@ -16,8 +16,9 @@ from stemjourney.clinical._records import (
 )
 from stemjourney.clinical._scores import Score
 from stemjourney.clinical._vocabulary import CellSource, Side
+from stemjourney.journey._facts import JourneyFacts
 
-__all__ = ["Journey", "ReasonRecord", "RecordEntry", "TransitionEntry"]
+__all__ = ["Journey", "JourneyState", "ReasonRecord", "RecordEntry", "TransitionEntry"]
 
 R = TypeVar("R")
 
@@ -73,6 +74,21 @@ class RecordEntry:
 
 
 @attrs.frozen
+class JourneyState:
+    """The light state of a journey that the record checks need, and nothing more.
+
+    Its id, the stage it is in, its cycle and ``stage_seq``, the ``seq`` of the move
+    that entered the stage. The store's bulk import checks rows against it without
+    loading the journey (see :meth:`Engine.check_record <stemjourney.Engine.check_record>`).
+    """
+
+    journey_id: str
+    stage: str
+    cycle: int
+    stage_seq: int
+
+
+@attrs.frozen
 class Journey:
     """One course of treatment of one condition at one site, for one patient.
 
@@ -89,6 +105,9 @@ class Journey:
     cell_source: CellSource
     history: tuple[TransitionEntry, ...] = attrs.field(default=(), repr=False)
     records: tuple[RecordEntry, ...] = attrs.field(default=(), repr=False)
+    _facts: JourneyFacts | None = attrs.field(
+        default=None, init=False, eq=False, repr=False, hash=False
+    )
 
     @property
     def stage(self) -> str:
@@ -115,13 +134,60 @@ class Journey:
         """The latest entry of the history."""
         return self.history[-1]
 
+    @property
+    def state(self) -> JourneyState:
+        """The journey's id, stage, cycle and the seq of the move into its stage."""
+        last = self.history[-1]
+        return JourneyState(self.id, last.target, last.cycle, last.seq)
+
+    @property
+    def facts(self) -> JourneyFacts:
+        """What the guards read, kept per stage visit and cycle (built once, then updated).
+
+        Moves and records made through :meth:`with_move` and :meth:`with_record`
+        update it in constant time; a journey built from stored rows builds it on
+        first use.
+        """
+        found = self._facts
+        if found is None:
+            found = JourneyFacts.of(self)
+            object.__setattr__(self, "_facts", found)
+        return found
+
     def with_move(self, entry: TransitionEntry) -> Journey:
         """This journey with ``entry`` added to its history (the engine checks it first)."""
-        return attrs.evolve(self, history=(*self.history, entry))
+        new = Journey(
+            self.id,
+            self.patient_id,
+            self.condition,
+            self.site,
+            self.side,
+            self.cell_source,
+            (*self.history, entry),
+            self.records,
+        )
+        facts = self._facts
+        if facts is not None:
+            object.__setattr__(new, "_facts", facts.moved(entry))
+        return new
 
     def with_record(self, entry: RecordEntry) -> Journey:
         """This journey with ``entry`` added to its records (the engine checks it first)."""
-        return attrs.evolve(self, records=(*self.records, entry))
+        new = Journey(
+            self.id,
+            self.patient_id,
+            self.condition,
+            self.site,
+            self.side,
+            self.cell_source,
+            self.history,
+            (*self.records, entry),
+        )
+        facts = self._facts
+        # An amendment may replace any earlier entry: the facts are rebuilt when next read.
+        if facts is not None and entry.amends is None and entry.stage_seq == facts.visit.seq:
+            object.__setattr__(new, "_facts", facts.recorded(entry))
+        return new
 
     def current_records(self) -> Iterator[RecordEntry]:
         """The record entries in force: each amended entry is replaced by its amendment."""
