@@ -95,17 +95,25 @@ def number(
     Refused: bools, non-numbers, NaN and infinities, values outside ``[low, high]``,
     and (with ``integer=True``) values with a fractional part.
     """
-    span = _span(low, high, unit)
-    kind = "an integer" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(field, f"expected {kind}, got {type(value).__name__}", span)
-    as_float = float(value)
+    kind_of = type(value)
+    if (
+        kind_of is not int
+        and kind_of is not float
+        and (isinstance(value, bool) or not isinstance(value, int | float))
+    ):
+        kind = "an integer" if integer else "a number"
+        raise ValidationError(
+            field, f"expected {kind}, got {type(value).__name__}", _span(low, high, unit)
+        )
+    as_float = float(value)  # type: ignore[arg-type]  # an int or a float, checked above
     if not math.isfinite(as_float):
-        raise ValidationError(field, "is not finite", span)
+        raise ValidationError(field, "is not finite", _span(low, high, unit))
     if integer and not as_float.is_integer():
-        raise ValidationError(field, "is not a whole number", f"whole numbers {span}")
+        raise ValidationError(
+            field, "is not a whole number", f"whole numbers {_span(low, high, unit)}"
+        )
     if (low is not None and as_float < low) or (high is not None and as_float > high):
-        raise ValidationError(field, f"{value} is out of range", span)
+        raise ValidationError(field, f"{value} is out of range", _span(low, high, unit))
     return as_float
 
 

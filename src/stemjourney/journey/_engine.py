@@ -7,7 +7,7 @@ journey value into the next one. Persistence wraps it (see ``stemjourney.store``
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NoReturn
 
 import attrs
@@ -33,7 +33,7 @@ from stemjourney.exceptions import (
     ValidationError,
 )
 from stemjourney.journey._clock import Clock, SystemClock
-from stemjourney.journey._guards import AFTER_THE_FACT, GuardContext
+from stemjourney.journey._guards import AFTER_THE_FACT, GuardContext, new_guard_context
 from stemjourney.journey._journey import (
     Journey,
     JourneyState,
@@ -75,6 +75,26 @@ class Engine:
         self.pipeline = pipeline
         self.protocol = protocol
         self.clock: Clock = clock if clock is not None else SystemClock()
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The transition table the engine moves journeys through."""
+        return self._pipeline
+
+    @pipeline.setter
+    def pipeline(self, value: Pipeline) -> None:
+        self._pipeline = value
+        self._moves = {(t.source, t.target): t for t in value.transitions}
+
+    @property
+    def protocol(self) -> Protocol:
+        """The protocol the engine's guards apply."""
+        return self._protocol
+
+    @protocol.setter
+    def protocol(self, value: Protocol) -> None:
+        self._protocol = value
+        self._skew = value.clock_skew
 
     def open(
         self,
@@ -189,15 +209,20 @@ class Engine:
         """
         if type(journey) is not Journey:
             journey = _a_journey(journey)
-        actor = v.clean_text("actor", actor, max_length=_ACTOR_MAX)
-        when = v.aware("occurred_at", occurred_at)
-        reason_text, reason_record = (None, None) if reason is None else _reason(reason)
+        checked = _ACTORS.get(actor) if type(actor) is str else None
+        actor = _actor(actor) if checked is None else checked
+        when = occurred_at
+        if type(when) is not datetime or when.tzinfo is not UTC:
+            when = v.aware("occurred_at", occurred_at)
+        reason_text = reason_record = None
+        if reason is not None:
+            reason_text, reason_record = _reason(reason)
         override = (
             None if override_reason is None else _reason_text("override_reason", override_reason)
         )
         late = None if late_reason is None else _reason_text("late_reason", late_reason)
         last = journey.history[-1]
-        transition = self.pipeline.find(last.target, target)
+        transition = self._moves.get((last.target, target))
         now = self.clock.now()
         if transition is None:
             timely = not self._time_problems(journey, when, now, late)
@@ -208,13 +233,11 @@ class Engine:
                 [_no_transition(self.pipeline, last.target)],
                 when if timely else self._present(journey),
             )
-        previous = last.occurred_at
-        if when > now + self.protocol.clock_skew or (when < previous and late is None):
+        problems = None
+        if (when > now and when > now + self._skew) or (when < last.occurred_at and late is None):
             problems = self._time_problems(journey, when, now, late)
-        else:
-            problems = []
         missing = transition.guard.check(
-            GuardContext(journey, transition, self.protocol, when, override)
+            new_guard_context(journey, transition, self._protocol, when, override)
         )
         if transition.needs_reason and reason_text is None:
             missing.append("a reason")
@@ -224,22 +247,18 @@ class Engine:
             )
         if missing:
             self._refuse(GuardError, journey, target, missing, when)
-        entry = TransitionEntry(
-            journey.id,
-            last.seq + 1,
-            last.target,
+        return journey._moved(
+            last,
             transition.target,
             last.cycle + 1 if transition.starts_cycle else last.cycle,
             when,
             now,
             actor,
-            len(journey.history) + len(journey.records) + 1,
             reason_text,
             late,
             override,
             reason_record,
         )
-        return journey.with_move(entry), entry
 
     def record(
         self,
@@ -305,8 +324,8 @@ class Engine:
         ``now`` defaults to the clock's; pass it to check many times against one now.
         Raises :class:`ValidationError` naming ``field``.
         """
-        moment = v.aware(field, when)
-        limit = (self.clock.now() if now is None else now) + self.protocol.clock_skew
+        moment = when if type(when) is datetime and when.tzinfo is UTC else v.aware(field, when)
+        limit = (self.clock.now() if now is None else now) + self._skew
         if moment > limit:
             raise ValidationError(
                 field, "is in the future", f"a time no later than {limit.isoformat()}"
@@ -488,6 +507,22 @@ def _no_transition(pipeline: Pipeline, stage: str) -> str:
 
 def _optional_reason(field: str, value: str | None) -> str | None:
     return None if value is None else v.clean_text(field, value, max_length=_REASON_MAX)
+
+
+_ACTORS: dict[str, str] = {}
+_ACTORS_KEPT = 4096
+
+
+def _actor(value: object) -> str:
+    """``value`` checked as an actor; the few actors a clinic has are checked once each."""
+    if type(value) is str:
+        found = _ACTORS.get(value)
+        if found is not None:
+            return found
+    checked = v.clean_text("actor", value, max_length=_ACTOR_MAX)
+    if type(value) is str and len(_ACTORS) < _ACTORS_KEPT:
+        _ACTORS[value] = checked
+    return checked
 
 
 def _reason_text(field: str, value: str) -> str:

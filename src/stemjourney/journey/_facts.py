@@ -6,6 +6,8 @@ last stage visit of the cycle that held an injection, with its bounds), and the
 product stock (released products and the doses used).
 Each move or record updates it in constant time, so a guard's cost does not grow with
 the journey's records; an amendment, which may replace any earlier entry, rebuilds it.
+The update is made when the facts are first read (a pending change, ``(previous
+facts, entry)``, until then): a journey that is only stored never pays for it.
 
 "Latest" is by clinical time, and between records of the same time the later entry.
 """
@@ -23,7 +25,7 @@ from stemjourney.clinical._scores import Score
 if TYPE_CHECKING:
     from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 
-__all__ = ["JourneyFacts", "StageVisit", "slot_of"]
+__all__ = ["JourneyFacts", "StageVisit", "resolve", "slot_of"]
 
 PAIN = "pain"
 """The slot of the latest pain score (any pain instrument) of a stage visit."""
@@ -182,3 +184,25 @@ class JourneyFacts:
             if product.doses > self.used.get(product.product_id, 0):
                 found.append(product)
         return found
+
+
+def resolve(found: object, journey: Journey) -> JourneyFacts:
+    """The facts of ``journey``: ``found`` with its pending changes applied, in order.
+
+    ``found`` is facts, a pending change ``(base, entry)`` on them (or on another
+    pending change), or ``None``. Each change costs constant time; with nothing to
+    start from (a journey built from stored rows, or after an amendment) the facts
+    are built from the journey.
+    """
+    chain: list[object] = []
+    while type(found) is tuple:
+        found, entry = found
+        chain.append(entry)
+    if not isinstance(found, JourneyFacts):
+        return JourneyFacts.of(journey)
+    from stemjourney.journey._journey import TransitionEntry
+
+    for entry in reversed(chain):
+        moved = isinstance(entry, TransitionEntry)
+        found = found.moved(entry) if moved else found.recorded(entry)  # type: ignore[arg-type]
+    return found

@@ -83,6 +83,29 @@ class GuardContext:
         return self.journey.facts
 
 
+_NEW = object.__new__
+_CTX_SETTERS = tuple(getattr(GuardContext, a.name).__set__ for a in attrs.fields(GuardContext))
+
+
+def new_guard_context(
+    journey: Journey,
+    transition: Transition,
+    protocol: Protocol,
+    occurred_at: datetime,
+    override_reason: str | None = None,
+) -> GuardContext:
+    """A :class:`GuardContext`, the same value its constructor gives, built directly
+    (the engine's hot path: it has no validators or converters)."""
+    ctx: GuardContext = _NEW(GuardContext)
+    s_journey, s_transition, s_protocol, s_at, s_override = _CTX_SETTERS
+    s_journey(ctx, journey)
+    s_transition(ctx, transition)
+    s_protocol(ctx, protocol)
+    s_at(ctx, occurred_at)
+    s_override(ctx, override_reason)
+    return ctx
+
+
 def _iso(when: datetime) -> str:
     return when.isoformat(timespec="seconds")
 
