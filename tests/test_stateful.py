@@ -148,7 +148,7 @@ def test_the_machine_takes_every_transition_of_the_default_pipeline() -> None:
 
 def test_a_custom_guard_takes_part_through_its_mapping() -> None:
     """A clinic's pipeline and guard, with what satisfies it, has every transition taken."""
-    taken = _taken_over_a_run(CustomPipelineMachine)
+    taken = _taken_over_a_run(CustomPipelineMachine, max_examples=10, stateful_step_count=15)
     assert {(t.source, t.target) for t in CLINIC_PIPELINE.transitions} <= set(taken)
 
 
@@ -162,3 +162,58 @@ def test_a_guard_without_a_mapping_is_refused() -> None:
         Unmapped()
     assert info.value.field == "satisfiers"
     assert "phone_call" in str(info.value)
+
+
+class _Board(JourneyMachine):
+    """The guide's status board (docs/testing-your-integration.md): one row per journey."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status: dict[str, str] = {}
+        self.changes: dict[str, int] = {}
+
+    def on_opened(self, journey: Journey) -> None:
+        self.status[journey.id] = journey.stage
+        self.changes[journey.id] = 1
+
+    def on_moved(self, journey: Journey, entry: TransitionEntry) -> None:
+        self.status[journey.id] = entry.target
+        self.changes[journey.id] += 1
+
+    def on_recorded(self, journey: Journey, entry: RecordEntry) -> None:
+        self.changes[journey.id] += 1
+
+    def check_consistency(self, journey: Journey) -> None:
+        assert self.status[journey.id] == journey.stage
+        assert self.changes[journey.id] == journey.version
+
+
+def test_the_guides_example_passes_the_health_checks_on_a_slow_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With Hypothesis' clock running ten times fast (a machine ten times slower) and every
+    health check on, the guide's settings still pass."""
+    import time as real_time
+
+    import hypothesis.stateful as stateful_module
+    from hypothesis import HealthCheck
+
+    start = real_time.perf_counter()
+    fast = real_time.perf_counter
+
+    def slow() -> float:
+        return start + (fast() - start) * 10
+
+    monkeypatch.setattr(stateful_module, "perf_counter", slow)
+    monkeypatch.setattr(real_time, "perf_counter", slow)
+    _Board.TestCase.settings = settings(
+        max_examples=5,
+        stateful_step_count=15,
+        deadline=None,
+        database=None,
+        suppress_health_check=(),
+    )
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(_Board.TestCase)
+    result = unittest.TextTestRunner(stream=io.StringIO()).run(suite)
+    assert result.wasSuccessful(), (result.errors, result.failures)
+    assert HealthCheck.too_slow not in _Board.TestCase.settings.suppress_health_check

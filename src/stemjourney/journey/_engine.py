@@ -150,7 +150,7 @@ class Engine:
         return tuple(
             t.target
             for t in self.pipeline.leaving(journey.stage)
-            if not t.guard.check(GuardContext(journey, t, protocol, when))
+            if not t.guard.check(new_guard_context(journey, t, protocol, when))
         )
 
     def why_not(
@@ -175,7 +175,7 @@ class Engine:
         if transition is None:
             return [f"a transition from '{journey.stage}' (there is none)"]
         missing = self._time_problems(journey, when, self.clock.now(), late_reason)
-        ctx = GuardContext(journey, transition, self.protocol, when, override_reason)
+        ctx = new_guard_context(journey, transition, self.protocol, when, override_reason)
         missing += transition.guard.check(ctx)
         if transition.needs_reason and reason is None:
             missing.append("a reason")
