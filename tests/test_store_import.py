@@ -107,3 +107,16 @@ def test_the_import_asks_the_engine_about_time_and_closed_journeys(tmp_path: Pat
         assert "journey j-2 is closed ('voided')" in str(voided.value)
         store.move("j-1", "withdrawn", actor="dr", occurred_at=T0 + timedelta(hours=1), reason="r")
         assert store.import_scores([("j-1", "nrs", 5, T0)], actor="b") == 1
+
+
+def test_a_row_in_another_zone_is_stored_in_utc(tmp_path: Path) -> None:
+    """A row timed in another zone is the same instant, stored in UTC like a single score."""
+    from datetime import timezone
+
+    local = datetime(2026, 1, 5, 14, tzinfo=timezone(timedelta(hours=5)))
+    with _store(tmp_path / "s.db") as store:
+        store.import_scores([("j-1", "nrs", 5, local)], actor="b")
+        (score,) = store.journey("j-1").scores()
+        assert score.measured_at == T0
+        assert score.measured_at.tzinfo is UTC
+        assert store.verify().ok

@@ -94,7 +94,7 @@ def import_scores(
                 state = _load(conn, engine, jid, last + len(journeys) + 1, known)
                 journeys[jid] = state
             instrument, value, when, answers = _score(row)
-            check_time("measured_at", when, now=now_at)
+            when = check_time("measured_at", when, now=now_at)
         except ValidationError as error:
             raise ValidationError(
                 f"rows[{n}].{error.field}", error.problem, error.allowed
