@@ -508,9 +508,20 @@ def check_patient_reports(journeys: Sequence[sj.Journey], on: date) -> None:
                         change_fields(p.change)
                     )
                     assert point.responder == tuple((r.label, r.met) for r in p.responders)
+                followed = [p for p in shown_series.points if p.cycle is not None]
+                assert shown_series.latest == (followed[-1] if followed else None)
             states = schedule_status(j, on, protocol=PROTOCOL)
             for state in states:
                 assert state.status is rule_status(state.visit, j.scores(), on)
+            if not sj.DEFAULT_PIPELINE.is_outcome(j.stage):
+                # The report's visits are the schedule's, status and all.
+                assert [
+                    (v.cycle, v.label, v.due, v.window_start, v.window_end, v.status)
+                    for v in jr.visits
+                ] == [
+                    (s.visit.cycle, s.label, s.due, s.visit.opens, s.visit.closes, s.status.value)
+                    for s in states
+                ]
             left = [
                 s
                 for s in states
