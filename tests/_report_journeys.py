@@ -85,7 +85,14 @@ def inject(j: sj.Journey, at: datetime, *, doses: int = 1, product: str = "") ->
 
 
 def inject_stored(j: sj.Journey, at: datetime, product: str, *, move_first: bool) -> sj.Journey:
-    """Move to injection (from processing or follow-up), inject ``product`` and rest."""
+    """Move to injection (from processing or follow-up), inject ``product`` and rest.
+
+    From follow-up (a stored dose) the repeat injection needs its own consent first;
+    the cycle's baseline is the last follow-up score.
+    """
+    if j.stage == "follow_up":
+        consent = sj.Consent(signed_at=at, form_version="r1", scope="repeat_injection")
+        j, _ = ENGINE.record(j, consent, actor="dr.a")
     j, _ = ENGINE.move(j, "injection", actor="dr.a", occurred_at=at)
     shot = sj.Injection(
         injected_at=at,
@@ -136,7 +143,12 @@ def treated(
     injected: datetime = DAY0 + timedelta(days=14),
     **kwargs: object,
 ) -> sj.Journey:
-    """A journey injected at ``injected`` with baseline and follow-up NRS scores."""
+    """A journey injected at ``injected`` with baseline and follow-up NRS scores.
+
+    The consultation is on ``DAY0``, or two weeks before the injection when that is
+    later (the eligibility assessment unlocks a harvest for 30 days).
+    """
+    kwargs.setdefault("at", max(DAY0, injected - timedelta(days=14)))
     j = consulted(jid, pid, baseline=baseline, **kwargs)  # type: ignore[arg-type]
     j = inject(j, injected)
     return scores(j, injected, follow)

@@ -88,6 +88,31 @@ def test_loops_happen_through_both_paths(clinic: DemoClinic) -> None:
     assert overrides
 
 
+def test_the_demo_clinic_keeps_every_rule_of_clinical_time(clinic: DemoClinic) -> None:
+    """Every demo journey replays strictly: fresh records for each new cycle, records within
+    their stage, recent enough, image-guided injections, as a careful clinic works."""
+    engine = sj.Engine(clock=sj.SystemClock())
+    for journey in clinic.journeys:
+        assert engine.replay(journey, strict=True) == journey
+
+
+def test_new_cycles_start_from_a_fresh_assessment_consent_and_baseline(clinic: DemoClinic) -> None:
+    """Before a new cycle the demo records its own baseline and consent (and assessment)."""
+    engine = sj.Engine(clock=sj.SystemClock())
+    renewals = 0
+    for journey in clinic.journeys:
+        for move in journey.history:
+            if move.source == "follow_up" and move.target in ("harvest", "injection"):
+                visit = [e for e in journey.records if e.stage_seq == move.seq - 1]
+                kinds = {e.record.kind for e in visit}
+                assert {"consent", "score"} <= kinds
+                if move.target == "harvest":
+                    assert "eligibility" in kinds
+                renewals += 1
+    assert renewals > 0
+    assert engine.protocol.injection_guidance == sj.IMAGE_GUIDANCE
+
+
 def test_pain_trajectories_are_realistic(clinic: DemoClinic) -> None:
     """Baselines are NRS 5-9; most improve by 30 % or more, some do not, a few relapse."""
     changes = []

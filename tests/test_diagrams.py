@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from stemjourney import DEFAULT_PIPELINE, Pipeline, Transition, to_dot, to_mermaid
+from pathlib import Path
+
+from stemjourney import (
+    DEFAULT_PIPELINE,
+    Pipeline,
+    Transition,
+    requirements_table,
+    to_dot,
+    to_mermaid,
+)
 from stemjourney.guards import NONE, REST_OVER
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_mermaid_has_one_line_per_transition() -> None:
@@ -46,3 +57,30 @@ def test_diagrams_follow_a_custom_table() -> None:
         "stateDiagram-v2\n    [*] --> a\n    a --> b: rest_over\n    b --> end\n    end --> [*]\n"
     )
     assert '    "b" -> "end";\n' in to_dot(pipeline)
+
+
+def test_the_pipeline_page_carries_the_requirements_table_of_today() -> None:
+    """docs/pipeline.md holds exactly the table requirements_table() writes from the guards."""
+    page = (DOCS / "pipeline.md").read_text(encoding="utf-8")
+    start = page.index("<!-- requirements-table:start -->\n") + len(
+        "<!-- requirements-table:start -->\n"
+    )
+    end = page.index("<!-- requirements-table:end -->")
+    assert page[start:end] == requirements_table()
+
+
+def test_the_requirements_table_is_written_from_the_guards_descriptions() -> None:
+    """One row per transition: its guard's description, a reason where one is needed."""
+    rows = requirements_table().splitlines()[2:]
+    assert len(rows) == len(DEFAULT_PIPELINE.transitions)
+    for row, t in zip(rows, DEFAULT_PIPELINE.transitions, strict=True):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[:2] == [t.source, t.target]
+        assert cells[3] == ("yes" if t.starts_cycle else "")
+        if t.guard is not NONE:
+            assert cells[2] == f"`{t.guard.name}`"
+            assert cells[4].startswith(t.guard.description)
+        else:
+            assert cells[4] == ("a reason" if t.needs_reason else "nothing")
+    mini = Pipeline([Transition("a", "b", NONE)], "a", {"b"})
+    assert requirements_table(mini).splitlines()[2] == "| a | b |  |  | nothing |"

@@ -109,6 +109,17 @@ def ready(engine: Engine, j: Journey, at: datetime = T0) -> Journey:
     )
 
 
+def renew(engine: Engine, j: Journey, at: datetime, scope: str = "treatment") -> Journey:
+    """Record what a new cycle needs at follow-up: a fresh assessment, consent and baseline."""
+    return rec(
+        engine,
+        j,
+        EligibilityAssessment(assessed_at=at),
+        Consent(signed_at=at, form_version="v2", scope=scope),
+        nrs(4, at),
+    )
+
+
 def at_stage(engine: Engine, stage: str, *, doses: int = 1) -> Journey:
     """A journey taken along the happy path of cycle 1 up to ``stage``."""
     j = ready(engine, opened(engine))
@@ -367,7 +378,12 @@ def test_failed_product_cannot_be_injected() -> None:
     """An injection of a product that failed release does not count."""
     engine = make_engine()
     j = at_stage(engine, "injection")
-    j = rec(engine, j, product(T0 + D + 3 * H, pid="p-2", released=False), shot(T0 + D, "p-2"))
+    j = rec(
+        engine,
+        j,
+        product(T0 + D + 3 * H, pid="p-2", released=False),
+        shot(T0 + D + 3 * H, "p-2"),
+    )
     assert engine.why_not(j, "recovery", at=T0 + 2 * D) == [
         "an injected product that is a released product of this journey"
     ]
@@ -593,10 +609,10 @@ def test_move_refuses_bad_actor_and_reasons() -> None:
 
 
 def test_follow_up_back_to_harvest_starts_a_new_cycle() -> None:
-    """From follow-up another harvest starts cycle 2, needing a pain score of the cycle."""
+    """From follow-up another harvest starts cycle 2, with the cycle's own records."""
     engine = make_engine()
     j = at_stage(engine, "follow_up")
-    j = rec(engine, j, nrs(4, T0 + 40 * D))
+    j = renew(engine, j, T0 + 40 * D)
     j, entry = engine.move(j, "harvest", actor="dr.a", occurred_at=T0 + 50 * D)
     assert (j.stage, j.cycle, entry.cycle) == ("harvest", 2, 2)
     j = rec(engine, j, harvest(T0 + 50 * D))
@@ -612,19 +628,26 @@ def test_follow_up_back_to_harvest_starts_a_new_cycle() -> None:
 
 
 def test_stored_product_goes_straight_to_injection() -> None:
-    """With a stored dose left and a follow-up pain score, follow-up may go to injection."""
+    """With a stored dose, a consent and a baseline for cycle 2, follow-up may go to injection."""
     engine = make_engine()
     j = at_stage(engine, "follow_up", doses=2)
+    since = "(made in 'follow_up', since 2026-01-14T09:00:00+00:00)"
     assert engine.why_not(j, "injection", at=T0 + 40 * D) == [
-        "a pain score at follow-up in cycle 1"
+        f"a signed consent covering a repeat injection for cycle 2 {since}",
+        f"a baseline pain score for cycle 2 {since}",
     ]
-    j = rec(engine, j, nrs(5, T0 + 40 * D))
+    j = rec(
+        engine,
+        j,
+        nrs(5, T0 + 40 * D),
+        Consent(signed_at=T0 + 40 * D, form_version="r1", scope="repeat_injection"),
+    )
     j = mv(engine, j, "injection", T0 + 41 * D)
     assert (j.stage, j.cycle) == ("injection", 2)
     j = rec(engine, j, shot(T0 + 41 * D))
     j = mv(engine, j, "recovery", T0 + 41 * D + H)
     j = mv(engine, j, "follow_up", T0 + 49 * D)
-    j = rec(engine, j, nrs(3, T0 + 50 * D))
+    j = renew(engine, j, T0 + 50 * D)
     assert engine.why_not(j, "injection", at=T0 + 51 * D) == [
         "a released product with a stored dose left"
     ]
@@ -637,7 +660,7 @@ def test_a_dose_cannot_be_injected_twice() -> None:
     assert "a released product with a stored dose left" in engine.why_not(
         j, "injection", at=T0 + 40 * D
     )
-    j = rec(engine, j, nrs(4, T0 + 40 * D))
+    j = renew(engine, j, T0 + 40 * D)
     j = mv(engine, j, "harvest", T0 + 41 * D)
     j = rec(engine, j, harvest(T0 + 41 * D))
     j = mv(engine, j, "processing", T0 + 41 * D + H)

@@ -27,7 +27,7 @@ from stemjourney.export import (
     read_fhir_bundle,
     write_fhir_bundle,
 )
-from stemjourney.journey._facts import history_facts
+from stemjourney.journey._history import history_facts
 from stemjourney.outcomes import points_by_version, score_koos, score_questionnaire
 from stemjourney.outcomes._points import ScorePoints
 from stemjourney.store import open_store

@@ -508,9 +508,20 @@ def check_patient_reports(journeys: Sequence[sj.Journey], on: date) -> None:
                         change_fields(p.change)
                     )
                     assert point.responder == tuple((r.label, r.met) for r in p.responders)
+                followed = [p for p in shown_series.points if p.cycle is not None]
+                assert shown_series.latest == (followed[-1] if followed else None)
             states = schedule_status(j, on, protocol=PROTOCOL)
             for state in states:
                 assert state.status is rule_status(state.visit, j.scores(), on)
+            if not sj.DEFAULT_PIPELINE.is_outcome(j.stage):
+                # The report's visits are the schedule's, status and all.
+                assert [
+                    (v.cycle, v.label, v.due, v.window_start, v.window_end, v.status)
+                    for v in jr.visits
+                ] == [
+                    (s.visit.cycle, s.label, s.due, s.visit.opens, s.visit.closes, s.status.value)
+                    for s in states
+                ]
             left = [
                 s
                 for s in states
@@ -934,10 +945,11 @@ def play(writer: MemoryWriter | StoreWriter, spec: Spec) -> None:
     product = f"prod-{jid}"
     opened = min(*spec.times, first - 3 * DAY) - DAY
     writer.open(spec, opened)
-    writer.record(jid, sj.nrs(5, opened))
-    writer.record(jid, sj.EligibilityAssessment(assessed_at=opened))
-    writer.record(jid, sj.Consent(signed_at=opened, form_version="v1"))
     harvested = first - 2 * DAY
+    # The guards ask for recent records (30, 60 and 90 days before the harvest).
+    writer.record(jid, sj.nrs(5, max(opened, harvested - 80 * DAY)))
+    writer.record(jid, sj.EligibilityAssessment(assessed_at=max(opened, harvested - DAY)))
+    writer.record(jid, sj.Consent(signed_at=max(opened, harvested - DAY), form_version="v1"))
     writer.move(jid, "harvest", harvested)
     writer.record(
         jid,
@@ -968,7 +980,14 @@ def play(writer: MemoryWriter | StoreWriter, spec: Spec) -> None:
     last = first
     for n, at in enumerate(spec.injections):
         if n:
-            writer.record(jid, sj.nrs(5, last + 7 * DAY + 2 * timedelta(hours=1)))
+            again = max(last + 7 * DAY + 2 * timedelta(hours=1), at - 50 * DAY)
+            writer.record(jid, sj.nrs(5, again))
+            writer.record(
+                jid,
+                sj.Consent(
+                    signed_at=again, form_version="v1", scope=sj.ConsentScope.REPEAT_INJECTION
+                ),
+            )
         writer.move(jid, "injection", at - 30 * MINUTE)
         writer.record(jid, attrs.evolve(shot(at), site=spec.site, product_id=product))
         writer.move(jid, "recovery", at + timedelta(hours=1))

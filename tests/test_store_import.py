@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stemjourney import Score
 from stemjourney.exceptions import NotFoundError, ValidationError
 from stemjourney.store import Store, open_store
 
@@ -61,3 +62,63 @@ def test_a_malformed_row_is_reported_as_before_and_nothing_of_its_batch_stays(
         with pytest.raises(ValidationError, match=r"rows\[1\]\.journey_id"):
             store.import_scores([good, (42, "nrs", 5, T0)], actor="bench")
         assert store.db.execute("SELECT count(*) FROM observations").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("instrument", "value", "measured_at"),
+    [
+        ("nrs", 11, T0),
+        ("nrs", 4.5, T0),
+        ("vas", -1.0, T0),
+        ("odi", 101, T0),
+        ("nrs", True, T0),
+        ("nrs", "5", T0),
+        ("nrs", 5, datetime(2026, 1, 5)),
+        ("NRS", 5, T0),
+    ],
+)
+def test_a_row_is_refused_as_the_score_itself_would_be(
+    tmp_path: Path, instrument: object, value: object, measured_at: datetime
+) -> None:
+    """A bad row gets the error Score gives for the same fields, numbered by its row."""
+    with pytest.raises(ValidationError) as direct:
+        Score(instrument=instrument, value=value, measured_at=measured_at)  # type: ignore[arg-type]
+    with _store(tmp_path / "s.db") as store, pytest.raises(ValidationError) as bulk:
+        store.import_scores(
+            [("j-1", "nrs", 5, T0), ("j-1", instrument, value, measured_at)], actor="b"
+        )
+    assert bulk.value.field == f"rows[1].{direct.value.field}"
+    assert (bulk.value.problem, bulk.value.allowed) == (direct.value.problem, direct.value.allowed)
+
+
+def test_the_import_asks_the_engine_about_time_and_closed_journeys(tmp_path: Path) -> None:
+    """A score in the future is refused as Engine.check_time refuses it; a journey in the
+    pipeline's void outcome takes none, as Engine.check_takes says."""
+    with _store(tmp_path / "s.db") as store:
+        future = store.engine.clock.now() + store.protocol.clock_skew + timedelta(minutes=1)
+        with pytest.raises(ValidationError) as late:
+            store.import_scores([("j-1", "nrs", 5, future)], actor="b")
+        with pytest.raises(ValidationError) as direct:
+            store.engine.check_time("measured_at", future)
+        assert late.value.field == "rows[0].measured_at"
+        assert late.value.problem == direct.value.problem
+        store.move("j-2", "voided", actor="dr", occurred_at=T0 + timedelta(hours=1), reason="dup")
+        with pytest.raises(ValidationError) as voided:
+            store.import_scores([("j-2", "nrs", 5, T0)], actor="b")
+        assert voided.value.field == "rows[0].journey_id"
+        assert "journey j-2 is closed ('voided')" in str(voided.value)
+        store.move("j-1", "withdrawn", actor="dr", occurred_at=T0 + timedelta(hours=1), reason="r")
+        assert store.import_scores([("j-1", "nrs", 5, T0)], actor="b") == 1
+
+
+def test_a_row_in_another_zone_is_stored_in_utc(tmp_path: Path) -> None:
+    """A row timed in another zone is the same instant, stored in UTC like a single score."""
+    from datetime import timezone
+
+    local = datetime(2026, 1, 5, 14, tzinfo=timezone(timedelta(hours=5)))
+    with _store(tmp_path / "s.db") as store:
+        store.import_scores([("j-1", "nrs", 5, local)], actor="b")
+        (score,) = store.journey("j-1").scores()
+        assert score.measured_at == T0
+        assert score.measured_at.tzinfo is UTC
+        assert store.verify().ok

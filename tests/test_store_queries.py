@@ -124,15 +124,19 @@ def test_iter_patients_streams_every_patient_in_batches(store: Store) -> None:
 
 
 def test_allowed_and_why_not(store: Store) -> None:
-    """The store answers the engine's questions for a stored journey."""
+    """The store answers the engine's questions for a stored journey, at the time asked."""
+    soon = DAY0 + timedelta(days=7)
     assert store.allowed("j-1") == ("ineligible", "withdrawn", "voided")
-    assert store.why_not("j-1", "harvest", at=NOW) == [
+    assert store.why_not("j-1", "harvest", at=soon) == [
         "an eligibility assessment",
         "a signed consent",
         "a baseline pain score in cycle 1",
     ]
     ready_for_harvest(store)
-    assert store.why_not("j-1", "harvest", at=NOW) == []
+    assert store.why_not("j-1", "harvest", at=soon) == []
+    assert "harvest" in store.allowed("j-1", at=soon)
+    # A year on, the same records are too old to unlock the harvest.
+    assert "harvest" not in store.allowed("j-1", at=NOW)
 
 
 def test_journey_as_of_gives_the_record_as_it_stood(path: Path) -> None:

@@ -9,6 +9,7 @@ from stemjourney.clinical._patient import Patient, normalise_external_id
 from stemjourney.clinical._protocol import (
     DEFAULT_PROTOCOL,
     Protocol,
+    Recency,
     ReleaseCriteria,
     ResponderRule,
     ScheduledVisit,
@@ -29,6 +30,7 @@ from stemjourney.clinical._records import (
 from stemjourney.clinical._scores import Score, nrs, vas
 from stemjourney.clinical._vocabulary import (
     CONTRAINDICATIONS,
+    IMAGE_GUIDANCE,
     WITHDRAWAL_CODES,
     AEOutcome,
     CellSource,
@@ -41,10 +43,10 @@ from stemjourney.clinical._vocabulary import (
 )
 from stemjourney.exceptions import StemJourneyError
 from stemjourney.journey._clock import Clock, SystemClock
-from stemjourney.journey._diagrams import to_dot, to_mermaid
+from stemjourney.journey._diagrams import requirements_table, to_dot, to_mermaid
 from stemjourney.journey._engine import Engine
 from stemjourney.journey._guards import GuardContext
-from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney.journey._journey import Journey, JourneyState, RecordEntry, TransitionEntry
 from stemjourney.journey._pipeline import Guard, Pipeline, Stage, Transition
 from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.outcomes import (
@@ -74,6 +76,7 @@ __all__ = [
     "CONTRAINDICATIONS",
     "DEFAULT_PIPELINE",
     "DEFAULT_PROTOCOL",
+    "IMAGE_GUIDANCE",
     "WITHDRAWAL_CODES",
     "AEOutcome",
     "AdverseEvent",
@@ -92,11 +95,13 @@ __all__ = [
     "Initiator",
     "Injection",
     "Journey",
+    "JourneyState",
     "Manipulation",
     "Patient",
     "Pipeline",
     "Processing",
     "Protocol",
+    "Recency",
     "Record",
     "RecordEntry",
     "Relatedness",
@@ -117,6 +122,7 @@ __all__ = [
     "normalise_external_id",
     "nrs",
     "open_store",
+    "requirements_table",
     "schedule_status",
     "score_koos",
     "score_questionnaire",

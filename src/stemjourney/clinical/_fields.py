@@ -118,6 +118,38 @@ def code(value: object, field: str) -> str:
     return value
 
 
+ID_ALLOWED = (
+    "letters, digits and _.:- (64 at most, starting with a letter or digit); upper case, "
+    "full-width forms and surrounding spaces are normalised"
+)
+"""What an id field accepts, as its errors say."""
+
+
+def identifier(value: object, field: str) -> str:
+    """Return a clinic's own id ("BMAC-2026-0042") normalised as external ids are.
+
+    NFKC, trimmed and case-folded (``"bmac-2026-0042"``), then checked as a
+    :func:`code`; two spellings of one id are the same id.
+
+    >>> identifier(" BMAC-2026-0042", "product_id")
+    'bmac-2026-0042'
+    """
+    if isinstance(value, str):
+        if _CODE.match(value):
+            return value
+        key = v.normalised_key(value)
+        if _CODE.match(key):
+            return key
+    raise ValidationError(field, "is not a valid id", ID_ALLOWED)
+
+
+def identifier_field() -> Any:
+    """A required id, normalised (see :func:`identifier`)."""
+    return attrs.field(
+        converter=attrs.Converter(lambda val, f: identifier(val, f.name), takes_field=True)
+    )
+
+
 def code_field() -> Any:
     """A required short machine code (see :func:`code`)."""
     return attrs.field(

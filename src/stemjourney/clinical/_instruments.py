@@ -207,7 +207,8 @@ class InstrumentRegistry:
 
     def get(self, code: str) -> Instrument | None:
         """The instrument with ``code``, or ``None``."""
-        return self._built_in.get(code) or self._own.get(code)
+        found = self._built_in.get(code)
+        return self._own.get(code) if found is None else found
 
     def __getitem__(self, code: str) -> Instrument:
         found = self.get(code)

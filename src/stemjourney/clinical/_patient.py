@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date
 
 import attrs
 
 from stemjourney.clinical import _fields as f
-from stemjourney.clinical._validation import clean_text
+from stemjourney.clinical._validation import clean_text, normalised_key
 from stemjourney.exceptions import ValidationError
 
 __all__ = ["Patient", "normalise_external_id"]
@@ -20,8 +19,7 @@ def normalise_external_id(value: object) -> str:
     >>> normalise_external_id("  MRN-0042 ") == normalise_external_id("mrn-0042")
     True
     """
-    text = clean_text("external_id", value, max_length=64)
-    return unicodedata.normalize("NFKC", text).strip().casefold()
+    return normalised_key(clean_text("external_id", value, max_length=64))
 
 
 def _birth_date(value: object) -> date | None:

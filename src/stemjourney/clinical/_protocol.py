@@ -1,9 +1,11 @@
-"""What differs between clinics: schedule, rest, release criteria, instruments, thresholds.
+"""What differs between clinics: schedule, rest, release criteria, recency, guidance, thresholds.
 
 :data:`DEFAULT_PROTOCOL` is drawn from published practice: follow-up at 6 weeks and
 3, 6, 12 and 24 months; responders by a fall of at least 30 % and 2 points on the
 pain NRS (Farrar 2001), 50 % as substantial (IMMPACT, Dworkin 2008), and the
-minimal important changes of Ostelo 2008 (15 mm VAS, 10 ODI points).
+minimal important changes of Ostelo 2008 (15 mm VAS, 10 ODI points); an eligibility
+assessment at most 30 days old and a consent at most 60 days old when they unlock a
+treatment (see :class:`Recency`); image-guided injections.
 """
 
 from __future__ import annotations
@@ -17,10 +19,94 @@ import attrs
 from dateutil.relativedelta import relativedelta
 
 from stemjourney.clinical import _fields as f
+from stemjourney.clinical._fields import enum_value
 from stemjourney.clinical._records import Processing
+from stemjourney.clinical._vocabulary import IMAGE_GUIDANCE, Guidance
 from stemjourney.exceptions import ValidationError
 
-__all__ = ["DEFAULT_PROTOCOL", "Protocol", "ReleaseCriteria", "ResponderRule", "ScheduledVisit"]
+__all__ = [
+    "CONSENT_SOURCE",
+    "DEFAULT_PROTOCOL",
+    "ELIGIBILITY_SOURCE",
+    "Protocol",
+    "Recency",
+    "ReleaseCriteria",
+    "ResponderRule",
+    "ScheduledVisit",
+]
+
+ELIGIBILITY_SOURCE = (
+    "CMS Conditions of Participation, 42 CFR 482.22(c)(5)(i) (hospitals) and, until 2019, "
+    "416.52(a) (ambulatory surgery centres): the medical history and physical examination "
+    "before a procedure is done no more than 30 days before it, and updated for any change; "
+    "contraindications (a pregnancy, new anticoagulation, an infection) arise within weeks."
+)
+"""Why an eligibility assessment may be at most 30 days old by default."""
+
+CONSENT_SOURCE = (
+    "VHA Handbook 1004.01 (2009) and 38 CFR 17.32: a signed consent stays valid for 60 "
+    "calendar days (extended from 30); hospital policies commonly set 30 to 90 days; the "
+    "GMC's Decision making and consent (2020) asks that consent be reviewed when time has "
+    "passed or circumstances changed."
+)
+"""Why a consent may be at most 60 days old by default."""
+
+
+def _age(value: object, field: str) -> timedelta:
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise ValidationError(field, "is not a duration", "a timedelta of 0 or more")
+    return value
+
+
+def _eligibility_age(value: object) -> timedelta:
+    return _age(value, "eligibility")
+
+
+def _consent_age(value: object) -> timedelta:
+    return _age(value, "consent")
+
+
+def _baseline_age(value: object) -> timedelta | None:
+    return None if value is None else _age(value, "baseline")
+
+
+@attrs.frozen(kw_only=True)
+class Recency:
+    """How old a record may be when it unlocks a treatment: harvest, or a stored dose.
+
+    Ages are counted from the record's clinical time to the move's; a record exactly
+    as old as the limit still counts.
+
+    - ``eligibility``: the eligibility assessment, 30 days by default
+      (:data:`ELIGIBILITY_SOURCE`: the pre-procedure history and physical);
+    - ``consent``: the signed consent, 60 days by default (:data:`CONSENT_SOURCE`);
+    - ``baseline``: the baseline pain score; ``None`` (the default) means the
+      protocol's ``baseline_lookback`` (90 days), so the score that unlocks a
+      treatment is one the outcomes may take as its baseline.
+
+    >>> from datetime import timedelta
+    >>> Recency(consent=timedelta(days=90)).consent.days
+    90
+    """
+
+    eligibility: timedelta = attrs.field(default=timedelta(days=30), converter=_eligibility_age)
+    consent: timedelta = attrs.field(default=timedelta(days=60), converter=_consent_age)
+    baseline: timedelta | None = attrs.field(default=None, converter=_baseline_age)
+
+
+def _guidance(value: object) -> frozenset[Guidance]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError(
+            "injection_guidance",
+            "expected a set of guidance values",
+            "a set such as {'ultrasound'}",
+        )
+    found = frozenset(enum_value(Guidance, g, "injection_guidance") for g in value)
+    if not found:
+        raise ValidationError(
+            "injection_guidance", "is empty", ", ".join(g.value for g in Guidance)
+        )
+    return found
 
 
 @attrs.frozen
@@ -228,7 +314,12 @@ class Protocol:
     - ``baseline_lookback``: how long before the first injection a score may be measured
       and still be the baseline (90 days; see "How outcomes are computed");
     - ``clock_skew``: how far in the future a time may be (5 minutes);
-    - ``instruments``: the instruments collected, the first one reported by default.
+    - ``instruments``: the instruments collected, the first one reported by default;
+    - ``recency``: how old an eligibility assessment, a consent and a baseline score
+      may be when they unlock a treatment (:class:`Recency`: 30 days, 60 days, the
+      baseline look-back);
+    - ``injection_guidance``: how an injection may be guided (ultrasound or
+      fluoroscopy; add ``"landmark"`` if your clinic allows it).
     """
 
     name: str = f.text(max_length=100)
@@ -239,6 +330,15 @@ class Protocol:
     baseline_lookback: timedelta = attrs.field(default=timedelta(days=90))
     clock_skew: timedelta = attrs.field(default=timedelta(minutes=5))
     instruments: tuple[str, ...] = attrs.field(default=("nrs",), converter=_codes)
+    recency: Recency = attrs.field(factory=Recency)
+    injection_guidance: frozenset[Guidance] = attrs.field(
+        default=IMAGE_GUIDANCE, converter=_guidance
+    )
+
+    @recency.validator
+    def _is_recency(self, _attribute: object, value: object) -> None:
+        if not isinstance(value, Recency):
+            raise ValidationError("recency", "is not a Recency", "a Recency(...) value")
 
     @minimum_rest.validator
     @baseline_lookback.validator
@@ -246,6 +346,20 @@ class Protocol:
     def _non_negative(self, attribute: attrs.Attribute[timedelta], value: object) -> None:
         if not isinstance(value, timedelta) or value < timedelta(0):
             raise ValidationError(attribute.name, "is not a duration", "a timedelta of 0 or more")
+
+    def max_age(self, what: str) -> timedelta:
+        """How old a record of ``what`` may be when it unlocks a treatment.
+
+        ``what`` is ``"eligibility"``, ``"consent"`` or ``"baseline"`` (see :class:`Recency`).
+
+        >>> DEFAULT_PROTOCOL.max_age("baseline").days
+        90
+        """
+        if what == "baseline":
+            found = self.recency.baseline
+            return self.baseline_lookback if found is None else found
+        limit: timedelta = getattr(self.recency, what)
+        return limit
 
     def rules_for(self, instrument: str) -> tuple[ResponderRule, ...]:
         """The responder rules that apply to ``instrument``."""

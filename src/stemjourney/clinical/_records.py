@@ -30,6 +30,7 @@ VOID_CODES = ("duplicate", "wrong_patient", "opened_in_error", "other")
 """Why a journey may be voided."""
 
 __all__ = [
+    "RECORD_TYPES",
     "AdverseEvent",
     "Consent",
     "EligibilityAssessment",
@@ -129,11 +130,13 @@ class Processing:
     """The lab's processing of a harvest into a product, and its release decision.
 
     ``doses`` is how many injections the product allows (stored aliquots included).
+    ``product_id`` may be the lab's own spelling ("BMAC-2026-0042"); it is kept
+    normalised as external ids are (``"bmac-2026-0042"``), so either spelling finds it.
     """
 
     kind: ClassVar[str] = "processing"
     time_field: ClassVar[str] = "finished_at"
-    product_id: str = f.code_field()
+    product_id: str = f.identifier_field()
     started_at: datetime = f.moment()
     finished_at: datetime = f.moment()
     method: str = f.text(max_length=200)
@@ -167,7 +170,11 @@ class Processing:
 
 @attrs.frozen(kw_only=True)
 class Injection:
-    """An image-guided injection of a product into the treated site."""
+    """An injection of a product into the treated site, and how the needle was guided.
+
+    The default protocol requires image guidance (ultrasound or fluoroscopy) before
+    the journey may move on; ``product_id`` is normalised as in :class:`Processing`.
+    """
 
     kind: ClassVar[str] = "injection"
     time_field: ClassVar[str] = "injected_at"
@@ -176,7 +183,7 @@ class Injection:
     side: Side = f.member(Side)
     guidance: Guidance = f.member(Guidance)
     volume_ml: float = f.quantity(low=0.1, high=100, unit="mL")
-    product_id: str = f.code_field()
+    product_id: str = f.identifier_field()
 
     @property
     def occurred_at(self) -> datetime:
@@ -272,6 +279,17 @@ class VoidReason:
     def __str__(self) -> str:
         return f"voided: {self.code}"
 
+
+RECORD_TYPES = (
+    EligibilityAssessment,
+    Consent,
+    Harvest,
+    Processing,
+    Injection,
+    FollowUpVisit,
+    AdverseEvent,
+)
+"""Every kind of clinical record, for ``isinstance`` checks."""
 
 Record = (
     EligibilityAssessment

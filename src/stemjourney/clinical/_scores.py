@@ -13,7 +13,7 @@ from stemjourney.clinical import _validation as v
 from stemjourney.clinical._instruments import INSTRUMENTS
 from stemjourney.exceptions import ValidationError
 
-__all__ = ["Score", "nrs", "vas"]
+__all__ = ["Score", "check_score_row", "nrs", "vas"]
 
 
 def _answers(value: object) -> tuple[float | None, ...] | None:
@@ -63,6 +63,31 @@ class Score:
     def occurred_at(self) -> datetime:
         """The time the score was measured."""
         return self.measured_at
+
+
+def check_score_row(
+    instrument: object, value: object, measured_at: object, answers: object = None
+) -> tuple[str, float, object, tuple[float | None, ...] | None]:
+    """The fields of a score checked by :class:`Score`'s own rules, without building one.
+
+    For a bulk import: a value on a registered instrument with no item answers is
+    checked by the instrument's :meth:`~stemjourney.outcomes.Instrument.check_value`,
+    as ``Score`` checks it, and ``measured_at`` is returned as given, for the caller
+    to check (the engine's :meth:`~stemjourney.Engine.check_time`); anything else is
+    built as a ``Score``. Returns ``(instrument, value, measured_at, answers)``;
+    raises :class:`~stemjourney.exceptions.ValidationError` naming the field.
+    """
+    if answers is None and type(instrument) is str:
+        spec = INSTRUMENTS.get(instrument)
+        if spec is not None:
+            return instrument, spec.check_value(value), measured_at, None
+    score = Score(
+        instrument=instrument,  # type: ignore[arg-type]
+        value=value,  # type: ignore[arg-type]
+        measured_at=measured_at,  # type: ignore[arg-type]
+        answers=answers,
+    )
+    return score.instrument, score.value, score.measured_at, score.answers
 
 
 def nrs(value: int, measured_at: datetime) -> Score:

@@ -53,6 +53,15 @@ def clean_text(field: str, value: object, *, max_length: int = MAX_TEXT) -> str:
     return text
 
 
+def normalised_key(text: str) -> str:
+    """``text`` as ids and external ids are compared: NFKC, trimmed, case-folded.
+
+    >>> normalised_key("  BMAC-2026-0042 ")
+    'bmac-2026-0042'
+    """
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
 def optional_text(field: str, value: object, *, max_length: int = MAX_TEXT) -> str | None:
     """Like :func:`clean_text`, but ``None`` passes through."""
     if value is None:
@@ -92,17 +101,25 @@ def number(
     Refused: bools, non-numbers, NaN and infinities, values outside ``[low, high]``,
     and (with ``integer=True``) values with a fractional part.
     """
-    span = _span(low, high, unit)
-    kind = "an integer" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(field, f"expected {kind}, got {type(value).__name__}", span)
-    as_float = float(value)
+    kind_of = type(value)
+    if (
+        kind_of is not int
+        and kind_of is not float
+        and (isinstance(value, bool) or not isinstance(value, int | float))
+    ):
+        kind = "an integer" if integer else "a number"
+        raise ValidationError(
+            field, f"expected {kind}, got {type(value).__name__}", _span(low, high, unit)
+        )
+    as_float = float(value)  # type: ignore[arg-type]  # an int or a float, checked above
     if not math.isfinite(as_float):
-        raise ValidationError(field, "is not finite", span)
+        raise ValidationError(field, "is not finite", _span(low, high, unit))
     if integer and not as_float.is_integer():
-        raise ValidationError(field, "is not a whole number", f"whole numbers {span}")
+        raise ValidationError(
+            field, "is not a whole number", f"whole numbers {_span(low, high, unit)}"
+        )
     if (low is not None and as_float < low) or (high is not None and as_float > high):
-        raise ValidationError(field, "is out of range", span)
+        raise ValidationError(field, "is out of range", _span(low, high, unit))
     return as_float
 
 

@@ -10,6 +10,7 @@ __all__ = [
     "CellSource",
     "ConsentScope",
     "Guidance",
+    "IMAGE_GUIDANCE",
     "Initiator",
     "Manipulation",
     "Relatedness",
@@ -40,6 +41,10 @@ class Guidance(StrEnum):
     ULTRASOUND = "ultrasound"
     FLUOROSCOPY = "fluoroscopy"
     LANDMARK = "landmark"
+
+
+IMAGE_GUIDANCE: frozenset[Guidance] = frozenset({Guidance.ULTRASOUND, Guidance.FLUOROSCOPY})
+"""The image guidance the default protocol requires for an injection (landmark is not)."""
 
 
 class Manipulation(StrEnum):
@@ -78,10 +83,27 @@ class Initiator(StrEnum):
 
 
 class ConsentScope(StrEnum):
-    """What a signed consent covers."""
+    """What a signed consent covers.
+
+    ``treatment`` and ``treatment_and_registry`` cover a treatment cycle: harvest,
+    processing and injection (a repeat injection of stored product included);
+    ``repeat_injection`` covers only a repeat injection of stored product.
+
+    >>> ConsentScope.REPEAT_INJECTION.covers("harvest")
+    False
+    >>> ConsentScope.TREATMENT.covers("repeat_injection")
+    True
+    """
 
     TREATMENT = "treatment"
     TREATMENT_AND_REGISTRY = "treatment_and_registry"
+    REPEAT_INJECTION = "repeat_injection"
+
+    def covers(self, what: str) -> bool:
+        """True when this scope covers ``what``: ``"harvest"`` or ``"repeat_injection"``."""
+        if what == "repeat_injection":
+            return True
+        return self is not ConsentScope.REPEAT_INJECTION
 
 
 CONTRAINDICATIONS: frozenset[str] = frozenset(

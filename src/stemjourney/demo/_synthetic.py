@@ -236,7 +236,7 @@ class _JourneyWriter:
                 WithdrawalReason(initiated_by=Initiator.PATIENT, code="patient_choice"),
             )
             return self._script(opened)
-        scope = rng.choice(tuple(ConsentScope))
+        scope = rng.choice((ConsentScope.TREATMENT, ConsentScope.TREATMENT_AND_REGISTRY))
         self.add(
             Consent(signed_at=opened + timedelta(minutes=30), form_version="demo-v2", scope=scope),
             self.doctor,
@@ -345,13 +345,33 @@ class _JourneyWriter:
             self.add(_event(rng, onset, self.site, grade), self.nurse)
             self.severe = self.severe or grade >= 3
 
+    def _prepare(self, start: datetime, level: float, *, harvest: bool) -> None:
+        """Before another cycle, what a careful clinic records at a pre-treatment visit.
+
+        A fresh baseline pain score, and for a new harvest a fresh eligibility
+        assessment (contraindications arise between cycles) and a consent for the new
+        treatment; for a stored dose a consent covering the repeat injection.
+        """
+        visit = start - timedelta(hours=2)
+        if harvest:
+            self.pain(level, visit)
+            self.add(EligibilityAssessment(assessed_at=visit + timedelta(minutes=10)), self.doctor)
+            scope = ConsentScope.TREATMENT
+        else:
+            self.add(nrs(max(0, min(10, round(level))), visit), self.nurse)
+            scope = ConsentScope.REPEAT_INJECTION
+        self.add(
+            Consent(signed_at=visit + timedelta(minutes=20), form_version="demo-v2", scope=scope),
+            self.doctor,
+        )
+
     def _cycle(self, start: datetime, level: float, *, cycle: int, harvest: bool) -> None:
         """One treatment round from harvest (or a stored dose) to its last follow-up."""
+        if cycle > 1:
+            self._prepare(start, level, harvest=harvest)
         if harvest:
             if not self.move("harvest", start):
                 return
-            if cycle > 1:
-                self.pain(level, start + timedelta(minutes=5))
             released = self._harvest_and_process(start)
             if released is None:
                 return

@@ -44,7 +44,7 @@ from stemjourney.exceptions import ValidationError
 from stemjourney.export import _fhir_resources as r
 from stemjourney.export._fhir_definitions import questionnaire
 from stemjourney.export._fhir_terms import FHIR_BASE, ID_SYSTEM, uid
-from stemjourney.journey._facts import history_facts
+from stemjourney.journey._history import history_facts
 from stemjourney.journey._journey import Journey
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._sources import ClinicSource, histories

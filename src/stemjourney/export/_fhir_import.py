@@ -25,7 +25,7 @@ from stemjourney.clinical._vocabulary import CellSource, Side
 from stemjourney.exceptions import FhirImportError, StemJourneyError
 from stemjourney.export import _fhir_terms as t
 from stemjourney.export._fhir_resources import ENTRY_EXTENSION, JOURNEY_EXTENSION
-from stemjourney.journey._facts import HistoryFacts, MoveFacts, RecordFacts, journey_from_facts
+from stemjourney.journey._history import HistoryFacts, MoveFacts, RecordFacts, journey_from_facts
 from stemjourney.journey._journey import Journey
 
 __all__ = ["HistoryImporter", "import_fhir", "read_fhir_bundle"]

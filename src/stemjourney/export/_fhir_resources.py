@@ -1,6 +1,6 @@
 """FHIR R4B resources from a journey's history facts: one builder, for values and for a store.
 
-:class:`ResourceBuilder` turns a patient and the :class:`~stemjourney.journey._facts.HistoryFacts`
+:class:`ResourceBuilder` turns a patient and the :class:`~stemjourney.journey._history.HistoryFacts`
 of their journeys into plain JSON-able dicts. It reads records as the codec encodes them
 (times as the store's UTC text, which FHIR accepts as it is), computes each identifier
 once, and places each score on the schedule with :class:`~stemjourney.outcomes._points.ScorePoints`.
@@ -18,7 +18,7 @@ from stemjourney.clinical._patient import Patient
 from stemjourney.clinical._protocol import Protocol
 from stemjourney.clinical._records import Processing
 from stemjourney.export import _fhir_terms as t
-from stemjourney.journey._facts import HistoryFacts, MoveFacts, RecordFacts, record_text
+from stemjourney.journey._history import HistoryFacts, MoveFacts, RecordFacts, record_text
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.outcomes._points import PointValues, ScorePoints
 

@@ -1,11 +1,12 @@
-"""Diagrams of a pipeline, drawn from its transition table: Mermaid and Graphviz DOT."""
+"""Diagrams of a pipeline, drawn from its transition table: Mermaid, Graphviz DOT, and the
+table of what each transition needs, written from the guards' own descriptions."""
 
 from __future__ import annotations
 
 from stemjourney.journey._pipeline import Pipeline, Transition
 from stemjourney.journey._table import DEFAULT_PIPELINE
 
-__all__ = ["to_dot", "to_mermaid"]
+__all__ = ["requirements_table", "to_dot", "to_mermaid"]
 
 
 def _label(t: Transition) -> str:
@@ -40,4 +41,31 @@ def to_dot(pipeline: Pipeline = DEFAULT_PIPELINE) -> str:
         attr = f' [label="{label}"]' if label else ""
         lines.append(f'    "{t.source}" -> "{t.target}"{attr};')
     lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _needs(t: Transition) -> str:
+    parts = [] if t.guard.name == "none" else [t.guard.description]
+    if t.needs_reason:
+        parts.append("a reason")
+    return "; ".join(parts) or "nothing"
+
+
+def requirements_table(pipeline: Pipeline = DEFAULT_PIPELINE) -> str:
+    """What each transition of ``pipeline`` needs, as a Markdown table, in table order.
+
+    The "needs" column is the guard's own description (and "a reason" for the moves
+    that must say why), so the table cannot drift from what the guards check.
+
+    >>> print(requirements_table().splitlines()[0])
+    | from | to | guard | new cycle | what the move needs |
+    """
+    lines = [
+        "| from | to | guard | new cycle | what the move needs |",
+        "|---|---|---|---|---|",
+    ]
+    for t in pipeline.transitions:
+        guard = "" if t.guard.name == "none" else f"`{t.guard.name}`"
+        cycle = "yes" if t.starts_cycle else ""
+        lines.append(f"| {t.source} | {t.target} | {guard} | {cycle} | {_needs(t)} |")
     return "\n".join(lines) + "\n"

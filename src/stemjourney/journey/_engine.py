@@ -7,7 +7,7 @@ journey value into the next one. Persistence wraps it (see ``stemjourney.store``
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NoReturn
 
 import attrs
@@ -16,6 +16,7 @@ from stemjourney.clinical import _validation as v
 from stemjourney.clinical._fields import code, enum_value
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney.clinical._records import (
+    RECORD_TYPES,
     AdverseEvent,
     IneligibilityReason,
     Record,
@@ -32,8 +33,14 @@ from stemjourney.exceptions import (
     ValidationError,
 )
 from stemjourney.journey._clock import Clock, SystemClock
-from stemjourney.journey._guards import GuardContext
-from stemjourney.journey._journey import Journey, ReasonRecord, RecordEntry, TransitionEntry
+from stemjourney.journey._guards import AFTER_THE_FACT, GuardContext, new_guard_context
+from stemjourney.journey._journey import (
+    Journey,
+    JourneyState,
+    ReasonRecord,
+    RecordEntry,
+    TransitionEntry,
+)
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._table import DEFAULT_PIPELINE
 
@@ -41,6 +48,8 @@ __all__ = ["Engine"]
 
 _ACTOR_MAX = 200
 _REASON_MAX = 2000
+_AFTER_CLOSE = frozenset({AdverseEvent.kind, Score.kind})
+_RECORD_NAMES = ", ".join(t.__name__ for t in RECORD_TYPES) + " or a Score"
 
 
 class Engine:
@@ -66,6 +75,26 @@ class Engine:
         self.pipeline = pipeline
         self.protocol = protocol
         self.clock: Clock = clock if clock is not None else SystemClock()
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The transition table the engine moves journeys through."""
+        return self._pipeline
+
+    @pipeline.setter
+    def pipeline(self, value: Pipeline) -> None:
+        self._pipeline = value
+        self._moves = {(t.source, t.target): t for t in value.transitions}
+
+    @property
+    def protocol(self) -> Protocol:
+        """The protocol the engine's guards apply."""
+        return self._protocol
+
+    @protocol.setter
+    def protocol(self, value: Protocol) -> None:
+        self._protocol = value
+        self._skew = value.clock_skew
 
     def open(
         self,
@@ -106,12 +135,22 @@ class Engine:
         )
 
     def allowed(self, journey: Journey, *, at: datetime | None = None) -> tuple[str, ...]:
-        """The stages ``journey`` may move to at ``at`` (now by default), given a reason."""
-        when = self.clock.now() if at is None else v.aware("at", at)
+        """The stages ``journey`` may move to at ``at``, given a reason where one is needed.
+
+        By default ``at`` is the present: the clock's now, or the previous move's time
+        when that is a little ahead of the clock (within the skew). A time in the
+        future, or before the previous move, allows nothing (a late entry needs its
+        reason: ask :meth:`why_not`).
+        """
+        journey = _a_journey(journey)
+        when = self._present(journey) if at is None else v.aware("at", at)
+        if self._time_problems(journey, when, self.clock.now(), None):
+            return ()
+        protocol = self.protocol
         return tuple(
             t.target
             for t in self.pipeline.leaving(journey.stage)
-            if not t.guard.check(GuardContext(journey, t, self.protocol, when))
+            if not t.guard.check(new_guard_context(journey, t, protocol, when))
         )
 
     def why_not(
@@ -122,14 +161,22 @@ class Engine:
         at: datetime | None = None,
         reason: str | ReasonRecord | None = None,
         override_reason: str | None = None,
+        late_reason: str | None = None,
     ) -> list[str]:
-        """Every requirement the move to ``target`` lacks; empty when it may go ahead."""
-        when = self.clock.now() if at is None else v.aware("at", at)
+        """Every requirement the move to ``target`` at ``at`` lacks; empty when it may go ahead.
+
+        The time problems (in the future, before the previous move without
+        ``late_reason``) come first, then what the guard finds missing, then the
+        reason: exactly the ``problems`` :meth:`move` would refuse with.
+        """
+        journey = _a_journey(journey)
+        when = self._present(journey) if at is None else v.aware("at", at)
         transition = self.pipeline.find(journey.stage, target)
         if transition is None:
             return [f"a transition from '{journey.stage}' (there is none)"]
-        ctx = GuardContext(journey, transition, self.protocol, when, override_reason)
-        missing = transition.guard.check(ctx)
+        missing = self._time_problems(journey, when, self.clock.now(), late_reason)
+        ctx = new_guard_context(journey, transition, self.protocol, when, override_reason)
+        missing += transition.guard.check(ctx)
         if transition.needs_reason and reason is None:
             missing.append("a reason")
         return missing
@@ -151,61 +198,67 @@ class Engine:
         for the outcomes; ``override_reason`` lets a clinician cut the rest short;
         ``late_reason`` allows a move dated before the previous one.
 
-        Raises :class:`IllegalMoveError`, :class:`GuardError`, :class:`TimeOrderError`
-        or :class:`ValidationError`; the journey is unchanged.
+        A refusal lists everything at once: time problems first, then what the guard
+        finds missing. It is a :class:`TimeOrderError` when the time is refused (in
+        the future beyond the clock skew, or before the previous move without a
+        late-entry reason), a :class:`GuardError` when only requirements are
+        missing, an :class:`IllegalMoveError` when the table has no such move; its
+        ``allowed`` lists the moves allowed at ``occurred_at``, or at the present
+        when that time is refused. Bad arguments raise :class:`ValidationError`.
+        The journey is unchanged.
         """
-        actor = v.clean_text("actor", actor, max_length=_ACTOR_MAX)
-        when = v.aware("occurred_at", occurred_at)
-        reason_text, reason_record = _reason(reason)
-        override = _optional_reason("override_reason", override_reason)
-        late = _optional_reason("late_reason", late_reason)
-        transition = self.pipeline.find(journey.stage, target)
+        if type(journey) is not Journey:
+            journey = _a_journey(journey)
+        checked = _ACTORS.get(actor) if type(actor) is str else None
+        actor = _actor(actor) if checked is None else checked
+        when = occurred_at
+        if type(when) is not datetime or when.tzinfo is not UTC:
+            when = v.aware("occurred_at", occurred_at)
+        reason_text = reason_record = None
+        if reason is not None:
+            reason_text, reason_record = _reason(reason)
+        override = (
+            None if override_reason is None else _reason_text("override_reason", override_reason)
+        )
+        late = None if late_reason is None else _reason_text("late_reason", late_reason)
+        last = journey.history[-1]
+        transition = self._moves.get((last.target, target))
+        now = self.clock.now()
         if transition is None:
+            timely = not self._time_problems(journey, when, now, late)
             self._refuse(
                 IllegalMoveError,
                 journey,
                 target,
-                [_no_transition(self.pipeline, journey.stage)],
-                when,
+                [_no_transition(self.pipeline, last.target)],
+                when if timely else self._present(journey),
             )
-        now = self.clock.now()
-        self._not_future(journey.id, journey.stage, target, when, now)
-        previous = journey.last_move.occurred_at
-        if when < previous and late is None:
-            self._refuse(
-                TimeOrderError,
-                journey,
-                target,
-                [
-                    f"a time at or after the previous move ({previous.isoformat()}), "
-                    "or a late-entry reason"
-                ],
-                when,
-            )
+        problems = None
+        if (when > now and when > now + self._skew) or (when < last.occurred_at and late is None):
+            problems = self._time_problems(journey, when, now, late)
         missing = transition.guard.check(
-            GuardContext(journey, transition, self.protocol, when, override)
+            new_guard_context(journey, transition, self._protocol, when, override)
         )
         if transition.needs_reason and reason_text is None:
             missing.append("a reason")
+        if problems:
+            self._refuse(
+                TimeOrderError, journey, target, [*problems, *missing], self._present(journey)
+            )
         if missing:
             self._refuse(GuardError, journey, target, missing, when)
-        last = journey.last_move
-        entry = TransitionEntry(
-            journey_id=journey.id,
-            seq=last.seq + 1,
-            source=journey.stage,
-            target=transition.target,
-            cycle=last.cycle + 1 if transition.starts_cycle else last.cycle,
-            occurred_at=when,
-            recorded_at=now,
-            actor=actor,
-            version=journey.version + 1,
-            reason=reason_text,
-            late_reason=late,
-            override_reason=override,
-            reason_record=reason_record,
+        return journey._moved(
+            last,
+            transition.target,
+            last.cycle + 1 if transition.starts_cycle else last.cycle,
+            when,
+            now,
+            actor,
+            reason_text,
+            late,
+            override,
+            reason_record,
         )
-        return journey.with_move(entry), entry
 
     def record(
         self,
@@ -221,35 +274,27 @@ class Engine:
         Adverse events and scores may be added to a closed journey (not a voided one);
         other records only while it is open. ``amends`` corrects an earlier entry (by
         its ``version``) and needs a ``reason``; the original stays readable.
+        Raises :class:`ValidationError` naming the argument: a ``record`` that is not a
+        clinical record or a score, one dated in the future, one the journey's stage
+        does not take, a bad amendment.
         """
+        journey = _a_journey(journey)
+        record = _a_record(record)
         actor = v.clean_text("actor", actor, max_length=_ACTOR_MAX)
         reason = _optional_reason("reason", reason)
-        when = record.occurred_at
         now = self.clock.now()
-        if when > now + self.protocol.clock_skew:
-            raise ValidationError(
-                "occurred_at", "is in the future", f"a time before {now + self.protocol.clock_skew}"
-            )
+        self.check_time("occurred_at", record.occurred_at, now=now)
         original = None
         if amends is not None:
             original = self._check_amendment(journey, record, amends, reason)
-        stage = journey.stage
-        if self.pipeline.is_outcome(stage) and (
-            stage == "voided" or not (original or isinstance(record, AdverseEvent | Score))
-        ):
-            raise ValidationError(
-                "record",
-                f"journey {journey.id} is closed ('{stage}'); a {record.kind} cannot be added",
-                "adverse events, scores and amendments on a completed, withdrawn or "
-                "ineligible journey",
-            )
+        self.check_takes(journey.state, record.kind, amendment=original is not None)
         # An amendment takes the place of the entry it corrects: same cycle and stage visit.
         where = original or journey
         entry = RecordEntry(
             journey_id=journey.id,
             record=record,
             cycle=where.cycle,
-            stage=original.stage if original else stage,
+            stage=original.stage if original else journey.stage,
             stage_seq=original.stage_seq if original else journey.last_move.seq,
             recorded_at=now,
             actor=actor,
@@ -258,6 +303,55 @@ class Engine:
             reason=reason,
         )
         return journey.with_record(entry), entry
+
+    def check_record(
+        self, state: JourneyState, record: Record | Score, *, now: datetime | None = None
+    ) -> None:
+        """Check that ``record`` may be added now to a journey in ``state``, or raise.
+
+        The checks :meth:`record` makes before it writes, on the light state alone:
+        ``record`` is a clinical record or a score, not dated in the future
+        (:meth:`check_time`), of a kind the stage takes (:meth:`check_takes`).
+        Raises :class:`ValidationError`.
+        """
+        record = _a_record(record)
+        self.check_time("occurred_at", record.occurred_at, now=now)
+        self.check_takes(state, record.kind)
+
+    def check_time(self, field: str, when: object, *, now: datetime | None = None) -> datetime:
+        """``when`` in UTC, once checked: aware, and not beyond the clock skew after now.
+
+        ``now`` defaults to the clock's; pass it to check many times against one now.
+        Raises :class:`ValidationError` naming ``field``.
+        """
+        moment = when if type(when) is datetime and when.tzinfo is UTC else v.aware(field, when)
+        limit = (self.clock.now() if now is None else now) + self._skew
+        if moment > limit:
+            raise ValidationError(
+                field, "is in the future", f"a time no later than {limit.isoformat()}"
+            )
+        return moment
+
+    def check_takes(self, state: JourneyState, kind: str, *, amendment: bool = False) -> None:
+        """Check that a journey in ``state`` takes a record of ``kind``, or raise.
+
+        An open journey takes every record; a closed one, adverse events, scores and
+        amendments; the pipeline's void outcome (a journey opened by mistake), nothing.
+        Raises :class:`ValidationError` naming ``record``.
+        """
+        stage = state.stage
+        pipeline = self.pipeline
+        if not pipeline.is_outcome(stage):
+            return
+        if pipeline.is_void(stage) or not (amendment or kind in _AFTER_CLOSE):
+            raise ValidationError(
+                "record",
+                f"journey {state.journey_id} is closed ('{stage}'); a {kind} cannot be added",
+                "adverse events, scores and amendments on a closed journey that is not "
+                f"'{pipeline.void}'"
+                if pipeline.void is not None
+                else "adverse events, scores and amendments on a closed journey",
+            )
 
     def amend(
         self,
@@ -277,19 +371,26 @@ class Engine:
         """
         return self.record(journey, record, actor=actor, amends=version, reason=reason)
 
-    def replay(self, journey: Journey) -> Journey:
+    def replay(self, journey: Journey, *, strict: bool = False) -> Journey:
         """Rebuild ``journey`` from its opening by re-running every change in order.
 
-        Guards are checked again against the record as it stood; a history the
-        engine would refuse raises the same error a live move would.
+        Each move is checked again against the table and against its guard, with the
+        record as it stood; a history the engine refuses raises the same error a
+        live move would. The rules of :data:`~stemjourney.guards.AFTER_THE_FACT`
+        (recency, the stage a record must fall in, each cycle's own records, the
+        guidance allowed), which a newer version or a clinic's protocol may tighten
+        after a history was written, are re-checked only with ``strict=True``; so a
+        file written before them still replays, and verifies.
         """
+        journey = _a_journey(journey)
         events: list[TransitionEntry | RecordEntry] = sorted(
             (*journey.history[1:], *journey.records), key=lambda e: e.version
         )
         rebuilt = attrs.evolve(journey, history=journey.history[:1], records=())
         for event in events:
             if isinstance(event, TransitionEntry):
-                if self.pipeline.find(rebuilt.stage, event.target) is None:
+                transition = self.pipeline.find(rebuilt.stage, event.target)
+                if transition is None:
                     self._refuse(
                         IllegalMoveError,
                         rebuilt,
@@ -297,18 +398,40 @@ class Engine:
                         [_no_transition(self.pipeline, rebuilt.stage)],
                         event.occurred_at,
                     )
-                transition = self.pipeline.find(rebuilt.stage, event.target)
-                assert transition is not None
                 ctx = GuardContext(
                     rebuilt, transition, self.protocol, event.occurred_at, event.override_reason
                 )
                 missing = transition.guard.check(ctx)
+                if not strict:
+                    missing = [m for m in missing if getattr(m, "rule", None) not in AFTER_THE_FACT]
                 if missing:
                     self._refuse(GuardError, rebuilt, event.target, missing, event.occurred_at)
                 rebuilt = rebuilt.with_move(event)
             else:
                 rebuilt = rebuilt.with_record(event)
         return rebuilt
+
+    def _present(self, journey: Journey) -> datetime:
+        """Now, or the previous move's time when it is a little ahead of the clock."""
+        return max(self.clock.now(), journey.history[-1].occurred_at)
+
+    def _time_problems(
+        self, journey: Journey, when: datetime, now: datetime, late: str | None
+    ) -> list[str]:
+        """What is wrong with ``when`` as the time of the journey's next move."""
+        problems = []
+        limit = now + self.protocol.clock_skew
+        if when > limit:
+            problems.append(
+                f"a time no later than {limit.isoformat(timespec='seconds')} (not in the future)"
+            )
+        previous = journey.history[-1].occurred_at
+        if when < previous and late is None:
+            problems.append(
+                f"a time at or after the previous move ({previous.isoformat()}), "
+                "or a late-entry reason"
+            )
+        return problems
 
     def _not_future(
         self, journey_id: str, stage: str, target: str, when: datetime, now: datetime
@@ -370,11 +493,10 @@ class Engine:
         journey: Journey,
         target: str,
         problems: Iterable[str],
-        when: datetime,
+        at: datetime,
     ) -> NoReturn:
-        raise error(
-            journey.id, journey.stage, target, list(problems), self.allowed(journey, at=when)
-        )
+        """Raise ``error``; its ``allowed`` is what may happen at ``at``."""
+        raise error(journey.id, journey.stage, target, list(problems), self.allowed(journey, at=at))
 
 
 def _no_transition(pipeline: Pipeline, stage: str) -> str:
@@ -385,6 +507,49 @@ def _no_transition(pipeline: Pipeline, stage: str) -> str:
 
 def _optional_reason(field: str, value: str | None) -> str | None:
     return None if value is None else v.clean_text(field, value, max_length=_REASON_MAX)
+
+
+_ACTORS: dict[str, str] = {}
+_ACTORS_KEPT = 4096
+
+
+def _actor(value: object) -> str:
+    """``value`` checked as an actor; the few actors a clinic has are checked once each."""
+    if type(value) is str:
+        found = _ACTORS.get(value)
+        if found is not None:
+            return found
+    checked = v.clean_text("actor", value, max_length=_ACTOR_MAX)
+    if type(value) is str and len(_ACTORS) < _ACTORS_KEPT:
+        _ACTORS[value] = checked
+    return checked
+
+
+def _reason_text(field: str, value: str) -> str:
+    return v.clean_text(field, value, max_length=_REASON_MAX)
+
+
+def _a_journey(value: object) -> Journey:
+    if not isinstance(value, Journey):
+        raise ValidationError(
+            "journey",
+            f"expected a Journey, got {type(value).__name__}",
+            "a Journey from Engine.open, a move or a record (or Store.journey)",
+        )
+    return value
+
+
+_RECORD_CLASSES = (*RECORD_TYPES, Score)
+
+
+def _a_record(value: object) -> Record | Score:
+    if not isinstance(value, _RECORD_CLASSES):
+        raise ValidationError(
+            "record",
+            f"expected a clinical record or a score, got {type(value).__name__}",
+            _RECORD_NAMES,
+        )
+    return value
 
 
 _REASON_RECORDS = (WithdrawalReason, IneligibilityReason, VoidReason)

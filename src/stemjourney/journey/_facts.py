@@ -1,194 +1,208 @@
-"""History facts: a journey's whole history as plain values, for exports that stream a store.
+"""What the guards read, kept as the journey changes: a small index, not a scan of the record.
 
-A :class:`HistoryFacts` holds what a :class:`~stemjourney.Journey` holds (every move
-and every record entry, amended originals included) as plain values: times are the
-fixed-width ISO-8601 UTC text the store keeps, and each record is the codec's
-encoding (a dict of its fields with its ``kind``) beside its canonical JSON text.
-:func:`history_facts` takes them from a journey value; a store streams the same type
-straight from its rows (``Store.iter_histories()``), so an export of a whole store
-never rebuilds and re-validates every record. :func:`journey_from_facts` turns them
-back into a journey value, every record checked again by its class.
+A journey carries :class:`JourneyFacts`: the stage visit it is in (when it began, and
+the latest record of each kind made in it), the current cycle's treated visit (the
+last stage visit of the cycle that held an injection, with its bounds), and the
+product stock (released products and the doses used).
+Each move or record updates it in constant time, so a guard's cost does not grow with
+the journey's records; an amendment, which may replace any earlier entry, rebuilds it.
+The update is made when the facts are first read (a pending change, ``(previous
+facts, entry)``, until then): a journey that is only stored never pays for it.
+
+"Latest" is by clinical time, and between records of the same time the later entry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
-from stemjourney.clinical._codec import (
-    canonical_json,
-    decode_record,
-    encode,
-    encode_record,
-    parse_time,
-    time_text,
-)
-from stemjourney.clinical._vocabulary import CellSource, Side
-from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
+from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
+from stemjourney.clinical._records import Injection, Processing
+from stemjourney.clinical._scores import Score
 
-__all__ = [
-    "HistoryFacts",
-    "MoveFacts",
-    "RecordFacts",
-    "history_facts",
-    "journey_from_facts",
-    "record_text",
-]
+if TYPE_CHECKING:
+    from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
+
+__all__ = ["JourneyFacts", "StageVisit", "resolve", "slot_of"]
+
+PAIN = "pain"
+"""The slot of the latest pain score (any pain instrument) of a stage visit."""
 
 
-class MoveFacts(NamedTuple):
-    """One move of a journey's history (the opening is the first, ``source`` ``None``).
+def slot_of(record: object) -> str:
+    """The slot a record fills in its stage visit: its kind, or ``"pain"`` for pain scores."""
+    if isinstance(record, Score):
+        return PAIN if record.instrument in PAIN_INSTRUMENTS else f"score:{record.instrument}"
+    kind: str = getattr(record, "kind", "")
+    return kind
 
-    ``reason_record`` is the codec's encoding of a structured reason, or ``None``.
+
+class StageVisit:
+    """One stay in one stage: its move, its cycle, when it began and its latest records.
+
+    ``latest`` maps a slot (a record kind, ``"pain"``) to the latest entry of it made
+    in this visit. ``left_at`` is set once the journey has moved on.
     """
 
-    seq: int
-    version: int
-    source: str | None
-    target: str
-    cycle: int
-    occurred_at: str
-    recorded_at: str
-    actor: str
-    reason: str | None
-    late_reason: str | None
-    override_reason: str | None
-    reason_record: Mapping[str, Any] | None
+    __slots__ = ("cycle", "entered_at", "latest", "left_at", "seq", "stage")
+
+    def __init__(
+        self,
+        seq: int,
+        stage: str,
+        cycle: int,
+        entered_at: datetime,
+        latest: Mapping[str, RecordEntry],
+        left_at: datetime | None = None,
+    ) -> None:
+        self.seq = seq
+        self.stage = stage
+        self.cycle = cycle
+        self.entered_at = entered_at
+        self.latest = latest
+        self.left_at = left_at
+
+    def get(self, slot: str) -> RecordEntry | None:
+        """The latest entry of ``slot`` made in this visit, or ``None``."""
+        return self.latest.get(slot)
+
+    def within(self, when: datetime, until: datetime) -> bool:
+        """True when ``when`` falls from the visit's start to ``until`` (both included)."""
+        return self.entered_at <= when <= until
+
+    def __repr__(self) -> str:
+        return f"StageVisit(seq={self.seq}, stage={self.stage!r}, cycle={self.cycle})"
 
 
-class RecordFacts(NamedTuple):
-    """One record entry: the record as the codec encodes it (``data``) and as JSON (``text``).
-
-    ``text`` is the canonical JSON a store keeps for a record; ``None`` for a score,
-    which a store keeps in columns (:func:`record_text` gives it).
-    """
-
-    version: int
-    kind: str
-    data: Mapping[str, Any]
-    text: str | None
-    cycle: int
-    stage: str
-    stage_seq: int
-    recorded_at: str
-    actor: str
-    amends: int | None
-    reason: str | None
+def _later(entry: RecordEntry, than: RecordEntry | None) -> bool:
+    if than is None:
+        return True
+    a, b = entry.record.occurred_at, than.record.occurred_at
+    return a > b or (a == b and entry.version > than.version)
 
 
-class HistoryFacts(NamedTuple):
-    """A journey's identity, its moves in ``seq`` order and its records in version order."""
+class JourneyFacts:
+    """The index the guards read (see the module docstring). Built by the journey."""
 
-    journey_id: str
-    patient_id: str
-    condition: str
-    site: str
-    side: str
-    cell_source: str
-    moves: tuple[MoveFacts, ...]
-    records: tuple[RecordFacts, ...]
+    __slots__ = ("products", "treated", "used", "visit")
 
+    def __init__(
+        self,
+        visit: StageVisit,
+        treated: StageVisit | None,
+        products: Mapping[str, RecordEntry],
+        used: Mapping[str, int],
+    ) -> None:
+        self.visit = visit
+        self.treated = treated
+        self.products = products
+        self.used = used
 
-def history_facts(journey: Journey) -> HistoryFacts:
-    """The history facts of ``journey`` (the store gives the same for the same journey)."""
-    moves = tuple(
-        MoveFacts(
-            e.seq,
-            e.version,
-            e.source,
-            e.target,
-            e.cycle,
-            time_text(e.occurred_at),
-            time_text(e.recorded_at),
-            e.actor,
-            e.reason,
-            e.late_reason,
-            e.override_reason,
-            None if e.reason_record is None else encode(e.reason_record),
-        )
-        for e in journey.history
-    )
-    records = []
-    for e in journey.records:
-        data = encode_record(e.record)
-        records.append(
-            RecordFacts(
-                e.version,
-                e.record.kind,
-                data,
-                None if e.record.kind == "score" else canonical_json(data),
-                e.cycle,
-                e.stage,
-                e.stage_seq,
-                time_text(e.recorded_at),
-                e.actor,
-                e.amends,
-                e.reason,
+    @classmethod
+    def opened(cls, opening: TransitionEntry) -> JourneyFacts:
+        """The facts of a journey just opened."""
+        visit = StageVisit(opening.seq, opening.target, opening.cycle, opening.occurred_at, {})
+        return cls(visit, None, {}, {})
+
+    @classmethod
+    def of(cls, journey: Journey) -> JourneyFacts:
+        """Build the facts of ``journey`` from its history and records in force."""
+        by_visit: dict[int, list[RecordEntry]] = {}
+        for entry in journey.current_records():
+            by_visit.setdefault(entry.stage_seq, []).append(entry)
+        history = journey.history
+        facts = cls.opened(history[0])
+        facts = facts._with_all(by_visit.get(history[0].seq, ()))
+        for move in history[1:]:
+            facts = facts.moved(move)._with_all(by_visit.get(move.seq, ()))
+        return facts
+
+    def _with_all(self, entries: Iterable[RecordEntry]) -> JourneyFacts:
+        facts = self
+        for entry in entries:
+            facts = facts.recorded(entry)
+        return facts
+
+    def moved(self, move: TransitionEntry) -> JourneyFacts:
+        """The facts after ``move``: a new stage visit begins."""
+        visit = self.visit
+        treated = self.treated
+        if move.cycle != visit.cycle:
+            treated = None  # a new cycle is treated by its own injection
+        elif Injection.kind in visit.latest:
+            treated = StageVisit(
+                visit.seq,
+                visit.stage,
+                visit.cycle,
+                visit.entered_at,
+                visit.latest,
+                move.occurred_at,
             )
+        return JourneyFacts(
+            StageVisit(move.seq, move.target, move.cycle, move.occurred_at, {}),
+            treated,
+            self.products,
+            self.used,
         )
-    return HistoryFacts(
-        journey.id,
-        journey.patient_id,
-        journey.condition,
-        journey.site,
-        journey.side.value,
-        journey.cell_source.value,
-        moves,
-        tuple(records),
-    )
+
+    def recorded(self, entry: RecordEntry) -> JourneyFacts:
+        """The facts after ``entry`` was recorded in the current stage visit."""
+        record = entry.record
+        slot = slot_of(record)
+        visit = self.visit
+        if _later(entry, visit.latest.get(slot)):
+            visit = StageVisit(
+                visit.seq, visit.stage, visit.cycle, visit.entered_at, {**visit.latest, slot: entry}
+            )
+        products, used = self.products, self.used
+        if isinstance(record, Processing):
+            if _later(entry, products.get(record.product_id)):
+                products = {**products, record.product_id: entry}
+        elif isinstance(record, Injection):
+            used = {**used, record.product_id: used.get(record.product_id, 0) + 1}
+        if visit is self.visit and products is self.products and used is self.used:
+            return self
+        return JourneyFacts(visit, self.treated, products, used)
+
+    def product(self, product_id: str) -> Processing | None:
+        """The latest processing record in force of ``product_id``, or ``None``."""
+        entry = self.products.get(product_id)
+        return None if entry is None else cast(Processing, entry.record)
+
+    def doses_left(self, product_id: str) -> int:
+        """How many doses of ``product_id`` are left: its doses less the injections of it."""
+        product = self.product(product_id)
+        return 0 if product is None else product.doses - self.used.get(product_id, 0)
+
+    def stock(self) -> list[Processing]:
+        """The products with a dose left (released or not), in the order they were made."""
+        found = []
+        for entry in self.products.values():
+            product = cast(Processing, entry.record)
+            if product.doses > self.used.get(product.product_id, 0):
+                found.append(product)
+        return found
 
 
-def record_text(facts: RecordFacts) -> str:
-    """The canonical JSON of the record of ``facts``."""
-    return canonical_json(facts.data) if facts.text is None else facts.text
+def resolve(found: object, journey: Journey) -> JourneyFacts:
+    """The facts of ``journey``: ``found`` with its pending changes applied, in order.
 
-
-def journey_from_facts(facts: HistoryFacts) -> Journey:
-    """The journey value of ``facts``; every record and reason is checked by its class.
-
-    Raises :class:`~stemjourney.exceptions.ValidationError` naming the field a record
-    refuses. The history itself is not replayed here (the store checks it on import).
+    ``found`` is facts, a pending change ``(base, entry)`` on them (or on another
+    pending change), or ``None``. Each change costs constant time; with nothing to
+    start from (a journey built from stored rows, or after an amendment) the facts
+    are built from the journey.
     """
-    history = tuple(
-        TransitionEntry(
-            journey_id=facts.journey_id,
-            seq=m.seq,
-            source=m.source,
-            target=m.target,
-            cycle=m.cycle,
-            occurred_at=parse_time(m.occurred_at),
-            recorded_at=parse_time(m.recorded_at),
-            actor=m.actor,
-            version=m.version,
-            reason=m.reason,
-            late_reason=m.late_reason,
-            override_reason=m.override_reason,
-            reason_record=None if m.reason_record is None else decode_record(m.reason_record),
-        )
-        for m in facts.moves
-    )
-    records = tuple(
-        RecordEntry(
-            journey_id=facts.journey_id,
-            record=decode_record(r.data),
-            cycle=r.cycle,
-            stage=r.stage,
-            stage_seq=r.stage_seq,
-            recorded_at=parse_time(r.recorded_at),
-            actor=r.actor,
-            version=r.version,
-            amends=r.amends,
-            reason=r.reason,
-        )
-        for r in facts.records
-    )
-    return Journey(
-        facts.journey_id,
-        facts.patient_id,
-        facts.condition,
-        facts.site,
-        Side(facts.side),
-        CellSource(facts.cell_source),
-        history=history,
-        records=records,
-    )
+    chain: list[object] = []
+    while type(found) is tuple:
+        found, entry = found
+        chain.append(entry)
+    if not isinstance(found, JourneyFacts):
+        return JourneyFacts.of(journey)
+    from stemjourney.journey._journey import TransitionEntry
+
+    for entry in reversed(chain):
+        moved = isinstance(entry, TransitionEntry)
+        found = found.moved(entry) if moved else found.recorded(entry)  # type: ignore[arg-type]
+    return found

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
 from stemjourney.clinical._patient import Patient
-from stemjourney.journey._facts import HistoryFacts, history_facts
+from stemjourney.journey._history import HistoryFacts, history_facts
 from stemjourney.journey._journey import Journey
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._table import DEFAULT_PIPELINE

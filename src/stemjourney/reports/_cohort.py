@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.exceptions import ValidationError
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._sources import JourneySource, pipeline_of
 from stemjourney.outcomes import BASELINE, OutcomeFacts, OutcomeFold
@@ -27,7 +28,17 @@ from stemjourney.outcomes._sources import FactSource, outcome_facts
 from stemjourney.reports._serialise import plain
 from stemjourney.reports._source import today
 
-__all__ = ["CohortAggregator", "CohortGroup", "CohortReport", "TimePointRow", "cohort_report"]
+__all__ = [
+    "SMALL_GROUP",
+    "CohortAggregator",
+    "CohortGroup",
+    "CohortReport",
+    "TimePointRow",
+    "cohort_report",
+]
+
+SMALL_GROUP = 5
+"""Groups of fewer journeys than this are flagged ``small`` unless the caller says otherwise."""
 
 
 @attrs.frozen
@@ -58,7 +69,11 @@ class TimePointRow:
 
 @attrs.frozen
 class CohortGroup:
-    """The outcomes of the journeys of one condition, site and cell source in one cycle."""
+    """The outcomes of the journeys of one condition, site and cell source in one cycle.
+
+    ``small`` flags a group of fewer journeys than the report's ``small_group``: its
+    means, medians and shares rest on very few patients.
+    """
 
     condition: str
     site: str
@@ -69,17 +84,25 @@ class CohortGroup:
     adverse_event_rate: float
     serious_adverse_event_rate: float
     rows: tuple[TimePointRow, ...]
+    small: bool = False
 
 
 @attrs.frozen
 class CohortReport:
-    """Cohort outcomes on one instrument on the day ``on``, group by group."""
+    """Cohort outcomes on one instrument on the day ``on``, group by group.
+
+    ``rules`` holds the words of each responder rule on the instrument by label (see
+    :meth:`stemjourney.ResponderRule.describe`); groups of fewer than ``small_group``
+    journeys are flagged ``small``.
+    """
 
     on: date
     instrument: str
     protocol: str
     journeys: int
     groups: tuple[CohortGroup, ...]
+    rules: tuple[tuple[str, str], ...] = ()
+    small_group: int = SMALL_GROUP
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain data (dates as ISO text), ready for JSON."""
@@ -241,14 +264,19 @@ def cohort_report(
     protocol: Protocol = DEFAULT_PROTOCOL,
     instrument: str | None = None,
     tz: tzinfo = UTC,
+    small_group: int = SMALL_GROUP,
 ) -> CohortReport:
     """Cohort outcomes of every injected journey in ``store``, streamed one journey at a time.
 
     ``store`` is a store or any iterable of journeys; ``instrument`` defaults to the
     protocol's first; ``on`` (today by default) decides which visits count as due for
     follow-up completeness, and only scores measured by then count. Baselines are
-    each cycle's (see "How outcomes are computed"); days are in ``tz``.
+    each cycle's (see "How outcomes are computed"); days are in ``tz``. Groups of
+    fewer than ``small_group`` journeys are flagged ``small``; raises
+    :class:`~stemjourney.exceptions.ValidationError` when it is not a positive integer.
     """
+    if isinstance(small_group, bool) or not isinstance(small_group, int) or small_group < 1:
+        raise ValidationError("small_group", "is not a positive integer", "1 or more journeys")
     aggregator = CohortAggregator(
         on=today() if on is None else on,
         protocol=protocol,
@@ -258,4 +286,10 @@ def cohort_report(
     )
     for facts in outcome_facts(store, instrument=aggregator.instrument):
         aggregator.add(facts)
-    return aggregator.report()
+    made = aggregator.report()
+    return attrs.evolve(
+        made,
+        groups=tuple(attrs.evolve(g, small=g.journeys < small_group) for g in made.groups),
+        rules=tuple((r.label, r.describe()) for r in protocol.rules_for(made.instrument)),
+        small_group=small_group,
+    )

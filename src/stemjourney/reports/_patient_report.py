@@ -1,9 +1,13 @@
-"""One patient's follow-up report as data: timeline, scores against baseline, events, next visit.
+"""One patient's follow-up report as data: timeline, scores against baseline, events, visits.
 
 Every number comes from :mod:`stemjourney.outcomes`: each instrument's
 :func:`~stemjourney.outcomes.series` (the journey's baseline, each score's time point,
 change and responder status) and :func:`~stemjourney.outcomes.schedule_status` (the
-visits). This module only lays them out.
+visits and their status). This module only picks and lays them out.
+
+The report is identified (the patient's name, birth date and clinic number, when the
+clinic holds them) unless asked for de-identified, which holds none of them and no
+free-text reason.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import attrs
 from stemjourney.clinical._instruments import INSTRUMENTS, PAIN_INSTRUMENTS
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney.clinical._records import AdverseEvent
-from stemjourney.exceptions import NotFoundError
-from stemjourney.journey._journey import Journey
+from stemjourney.exceptions import NotFoundError, ValidationError
+from stemjourney.journey._journey import Journey, TransitionEntry
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._sources import journeys_of, pipeline_of
 from stemjourney.journey._table import DEFAULT_PIPELINE
@@ -42,10 +46,14 @@ __all__ = [
     "ScorePoint",
     "ScoreSeries",
     "TimelineStep",
+    "VisitLine",
     "patient_report",
 ]
 
 _DONE = (VisitStatus.COMPLETED, VisitStatus.MISSED)
+_LATE = (VisitStatus.MISSED, VisitStatus.OVERDUE)
+FREE_TEXT_LEFT_OUT = "reason given (free text left out)"
+"""What a de-identified report shows for a reason given only as free text."""
 
 
 @attrs.frozen
@@ -96,7 +104,11 @@ class ScoreSeries:
     """The scores of one instrument over a journey, with the baseline they are compared to.
 
     ``baseline_reason`` says why there is no baseline, when there is none;
-    ``higher_is_better`` gives the instrument's direction (``None`` if unregistered).
+    ``higher_is_better`` gives the instrument's direction, ``name`` and ``unit`` its
+    name and unit (all ``None`` if unregistered). ``latest`` is the last score after
+    the first injection (``None`` before any), the one the report's summary compares
+    with the baseline; ``rules`` holds each responder rule's words by label (see
+    :meth:`stemjourney.ResponderRule.describe`).
     """
 
     instrument: str
@@ -106,6 +118,10 @@ class ScoreSeries:
     injections: tuple[date, ...] = ()
     baseline_reason: str | None = None
     higher_is_better: bool | None = None
+    name: str | None = None
+    unit: str | None = None
+    latest: ScorePoint | None = None
+    rules: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -134,8 +150,30 @@ class NextVisit:
 
 
 @attrs.frozen
+class VisitLine:
+    """One planned follow-up visit and where it stands on the report's day.
+
+    ``status`` is a :class:`stemjourney.outcomes.VisitStatus` value: ``completed``,
+    ``missed``, ``overdue``, ``in_window`` or ``upcoming``.
+    """
+
+    label: str
+    cycle: int
+    due: date
+    window_start: date
+    window_end: date
+    status: str
+
+
+@attrs.frozen
 class JourneyReport:
-    """Everything the patient report says about one journey."""
+    """Everything the patient report says about one journey.
+
+    ``visits`` holds every planned follow-up visit with its status on the report's day
+    (for a journey that has ended, only those done or missed before it ended);
+    :attr:`missed_or_overdue` picks the ones a clinician must act on. ``injections``
+    holds the day of each cycle's first injection.
+    """
 
     journey_id: str
     condition: str
@@ -148,17 +186,39 @@ class JourneyReport:
     series: tuple[ScoreSeries, ...]
     adverse_events: tuple[AdverseEventLine, ...]
     next_visit: NextVisit | None
+    visits: tuple[VisitLine, ...] = ()
+    injections: tuple[date, ...] = ()
+
+    @property
+    def missed_or_overdue(self) -> tuple[VisitLine, ...]:
+        """The visits missed (window closed, no score) or overdue (due date passed)."""
+        return tuple(v for v in self.visits if v.status in _LATE)
+
+
+def _check_identity(report: PatientReport, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not report.identified:
+        raise ValidationError(
+            attribute.name, "is given in a de-identified report", "None when identified=False"
+        )
 
 
 @attrs.frozen
 class PatientReport:
-    """One patient's follow-up report on the day ``on``."""
+    """One patient's follow-up report on the day ``on``.
+
+    ``identified`` says which kind it is: an identified report carries the patient's
+    ``display_name``, ``birth_date`` and clinic number (``external_id``) when the
+    clinic holds them; a de-identified one holds none of them (a value given with
+    ``identified=False`` raises :class:`~stemjourney.exceptions.ValidationError`).
+    """
 
     patient_id: str
     on: date
     journeys: tuple[JourneyReport, ...]
-    external_id: str | None = None
-    display_name: str | None = None
+    external_id: str | None = attrs.field(default=None, validator=_check_identity)
+    display_name: str | None = attrs.field(default=None, validator=_check_identity)
+    birth_date: date | None = attrs.field(default=None, validator=_check_identity)
+    identified: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain data (dates as ISO text), ready for JSON."""
@@ -191,6 +251,7 @@ def _series(
         for p in found.points
     )
     spec = INSTRUMENTS.get(instrument)
+    followed = [p for p in points if p.cycle is not None]
     return ScoreSeries(
         instrument,
         base.value,
@@ -199,6 +260,10 @@ def _series(
         tuple(day_of(at, tz) for at in injection_dates(journey).values()),
         base.reason,
         None if spec is None else spec.higher_is_better,
+        None if spec is None else spec.name,
+        None if spec is None else spec.unit,
+        followed[-1] if followed else None,
+        tuple((rule.label, rule.describe()) for rule in protocol.rules_for(instrument)),
     )
 
 
@@ -218,6 +283,39 @@ def _next_visit(
     return None
 
 
+def _visits(
+    journey: Journey, protocol: Protocol, pipeline: Pipeline, on: date, tz: tzinfo
+) -> tuple[VisitLine, ...]:
+    """Every planned visit with its status on ``on``; for an ended journey, only those done
+    or missed by the day it ended (the rest will not take place)."""
+    ended = (
+        day_of(journey.history[-1].occurred_at, tz) if pipeline.is_outcome(journey.stage) else None
+    )
+    lines = []
+    for state in schedule_status(journey, on, protocol=protocol, tz=tz):
+        visit = state.visit
+        if ended is not None and not (
+            state.status is VisitStatus.COMPLETED
+            or (state.status is VisitStatus.MISSED and visit.closes < ended)
+        ):
+            continue
+        lines.append(
+            VisitLine(
+                visit.label, visit.cycle, visit.due, visit.opens, visit.closes, state.status.value
+            )
+        )
+    return tuple(lines)
+
+
+def _reason(step: TransitionEntry, identified: bool) -> str | None:
+    """The reason as the report shows it: de-identified, only a coded reason's words."""
+    if identified or step.reason is None:
+        return step.reason
+    if step.reason_record is not None:
+        return str(step.reason_record)
+    return FREE_TEXT_LEFT_OUT
+
+
 def journey_report(
     journey: Journey,
     *,
@@ -225,12 +323,16 @@ def journey_report(
     on: date,
     pipeline: Pipeline = DEFAULT_PIPELINE,
     tz: tzinfo = UTC,
+    identified: bool = True,
 ) -> JourneyReport:
     """The part of the patient report about one journey, as it stood on the day ``on``
-    (scores measured later are left out: see :func:`stemjourney.outcomes.known_on`)."""
+    (scores measured later are left out: see :func:`stemjourney.outcomes.known_on`).
+
+    Not ``identified``: a reason given only as free text is replaced by
+    :data:`FREE_TEXT_LEFT_OUT` (a coded reason keeps its words)."""
     journey = known_on(journey, on, tz=tz)
     timeline = tuple(
-        TimelineStep(e.target, e.cycle, day_of(e.occurred_at, tz), e.reason)
+        TimelineStep(e.target, e.cycle, day_of(e.occurred_at, tz), _reason(e, identified))
         for e in journey.history
     )
     instruments = {s.instrument for s in journey.scores()}
@@ -263,6 +365,8 @@ def journey_report(
         scored,
         tuple(sorted(events, key=lambda e: e.onset)),
         _next_visit(journey, protocol, pipeline, on, tz),
+        _visits(journey, protocol, pipeline, on, tz),
+        tuple(day_of(at, tz) for at in injection_dates(journey).values()),
     )
 
 
@@ -273,12 +377,20 @@ def patient_report(
     on: date | None = None,
     protocol: Protocol = DEFAULT_PROTOCOL,
     tz: tzinfo = UTC,
+    identified: bool = True,
 ) -> PatientReport:
-    """One patient's follow-up report: every journey's timeline, scores, events and next visit.
+    """One patient's follow-up report: each journey's timeline, scores, visits, events.
 
     ``store_or_journeys`` is a store (its ``journeys_of`` and ``patient`` are used) or
-    any iterable of journeys; ``on`` (today by default) decides which visits are due.
-    Days are in ``tz``. Journeys in the pipeline's void stage are left out. Raises
+    any iterable of journeys; ``on`` (today by default) decides which visits are due,
+    overdue or missed. Days are in ``tz``. Journeys in the pipeline's void stage are
+    left out.
+
+    ``identified`` (the default: the report a clinic sends with a letter) carries the
+    patient's name, birth date and clinic number when the store holds them, and every
+    rendering says it is identified. ``identified=False`` gives the de-identified
+    report: no name, birth date, clinic number or free-text reason anywhere in it
+    (dates of care and the library's patient id stay). Raises
     :class:`~stemjourney.exceptions.NotFoundError` when the patient has no journey and
     the store does not know them.
     """
@@ -291,12 +403,18 @@ def patient_report(
     if not journeys and patient is None:
         raise NotFoundError("patient", patient_id)
     journeys.sort(key=lambda j: (j.opened_at, j.id))
+    shown = patient if identified else None
     return PatientReport(
         patient_id,
         day,
         tuple(
-            journey_report(j, protocol=protocol, on=day, pipeline=pipeline, tz=tz) for j in journeys
+            journey_report(
+                j, protocol=protocol, on=day, pipeline=pipeline, tz=tz, identified=identified
+            )
+            for j in journeys
         ),
-        None if patient is None else patient.external_id,
-        None if patient is None else patient.display_name,
+        None if shown is None else shown.external_id,
+        None if shown is None else shown.display_name,
+        None if shown is None else shown.birth_date,
+        identified,
     )

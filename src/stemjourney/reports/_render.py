@@ -15,19 +15,28 @@ FORMATS = ("text", "markdown", "csv", "html", "json")
 """The names :func:`render` accepts."""
 
 
-def _text_table(headers: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> list[str]:
+def _text_table(s: Section) -> list[str]:
+    headers, rows = s.headers, s.rows
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
-    out = [line, "  ".join("-" * w for w in widths)]
-    out.extend("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            c.rjust(w) if s.is_numeric(i) else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    out = [line(headers), "  ".join("-" * w for w in widths)]
+    out.extend(line(r) for r in rows)
     return out
 
 
 def _text_section(s: Section) -> list[str]:
     underline = "=" if s.level == 1 else "-" if s.level == 2 else "."
     out = [s.title, underline * len(s.title), *s.lines]
+    out.extend(f"{'  ' * link.depth}- {link.text}" for link in s.links)
     if s.headers:
-        out.extend(_text_table(s.headers, s.rows))
+        out.extend(_text_table(s))
+    out.extend(s.notes)
     out.append("")
     return out
 
@@ -45,11 +54,19 @@ def _md_section(s: Section) -> list[str]:
     out = [f"{'#' * s.level} {s.title}", ""]
     if s.lines:
         out.extend([*s.lines, ""])
+    if s.links:
+        out.extend([*(f"{'  ' * link.depth}- {link.text}" for link in s.links), ""])
     if s.headers:
         out.append("| " + " | ".join(_cell(h) for h in s.headers) + " |")
-        out.append("|" + "|".join("---" for _ in s.headers) + "|")
+        out.append(
+            "|"
+            + "|".join("---:" if s.is_numeric(i) else "---" for i in range(len(s.headers)))
+            + "|"
+        )
         out.extend("| " + " | ".join(_cell(c) for c in r) + " |" for r in s.rows)
         out.append("")
+    if s.notes:
+        out.extend([*s.notes, ""])
     return out
 
 

@@ -1,27 +1,28 @@
 """Bulk import of scores: plain tuples checked in a tight loop, written with ``executemany``.
 
-Pain scores (NRS, VAS) are checked here directly, by the same rules ``Score`` applies;
-any other instrument, or a row with item answers, is built as a ``Score`` so its own
-rules apply. Each journey a batch touches gets one audit entry (``scores_imported``)
-whose hash covers the canonical bytes of its rows, in version order.
+No rule is copied here: each row's fields are checked by ``Score``'s own rules
+(:func:`~stemjourney.clinical._scores.check_score_row`), its time by the engine's
+(:meth:`Engine.check_time`), and each journey, once, by the engine's check of what its
+stage takes (:meth:`Engine.check_takes`, on the light state stage, cycle and sequence;
+the pipeline's void outcome takes nothing). Each journey a batch touches gets one
+audit entry (``scores_imported``) whose hash covers the canonical bytes of its rows,
+in version order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date
 from typing import Any
 
-from stemjourney.clinical import _validation as v
 from stemjourney.clinical._codec import canonical_json, encode, time_text
-from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
-from stemjourney.clinical._scores import Score
+from stemjourney.clinical._scores import Score, check_score_row
 from stemjourney.exceptions import NotFoundError, ValidationError
 from stemjourney.journey._engine import Engine
+from stemjourney.journey._journey import JourneyState
 from stemjourney.store._chain import Chain
 from stemjourney.store._rows import score_value
 from stemjourney.store._schedule import scored_many
@@ -57,21 +58,11 @@ class _Journey:
 
 
 def _score(row: Sequence[Any]) -> tuple[str, float, Any, str | None]:
-    """(instrument, value, measured_at, answers JSON) of one row, checked."""
-    instrument, value, measured_at = row[1], row[2], row[3]
+    """(instrument, value, measured_at, answers JSON) of one row, checked by Score's rules."""
     answers = row[4] if len(row) > 4 else None
-    spec = PAIN_INSTRUMENTS.get(instrument) if isinstance(instrument, str) else None
-    if spec is None or answers is not None or (type(value) is not int and type(value) is not float):
-        score = Score(instrument=instrument, value=value, measured_at=measured_at, answers=answers)
-        text = None if score.answers is None else canonical_json(encode(score.answers))
-        return score.instrument, score.value, score.measured_at, text
-    low, high, integer = spec
-    number = float(value)
-    if not math.isfinite(number) or number < low or number > high:
-        v.number("value", value, low=low, high=high, integer=integer)
-    if integer and not number.is_integer():
-        v.number("value", value, low=low, high=high, integer=integer)
-    return instrument, number, v.aware("measured_at", measured_at), None
+    instrument, value, when, checked = check_score_row(row[1], row[2], row[3], answers)
+    text = None if checked is None else canonical_json(encode(checked))
+    return instrument, value, when, text
 
 
 def import_scores(
@@ -85,7 +76,7 @@ def import_scores(
     """Check and write one batch of score rows inside the caller's transaction."""
     now_at = engine.clock.now()
     now = time_text(now_at)
-    limit = now_at + engine.protocol.clock_skew
+    check_time = engine.check_time
     last = conn.execute(_LAST).fetchone()
     last_seq, prev = (0, bytes(32)) if last is None else (last[0], bytes(last[1]))
     known = _states(conn, batch)
@@ -99,11 +90,10 @@ def import_scores(
             jid = row[0]
             state = journeys.get(jid)
             if state is None:
-                state = _load(conn, jid, last_seq + len(journeys) + 1, known)
+                state = _load(conn, engine, jid, last_seq + len(journeys) + 1, known)
                 journeys[jid] = state
             instrument, value, when, answers = _score(row)
-            if when > limit:
-                raise ValidationError("measured_at", "is in the future", f"a time before {limit}")
+            when = check_time("measured_at", when, now=now_at)
         except ValidationError as error:
             raise ValidationError(
                 f"rows[{n}].{error.field}", error.problem, error.allowed
@@ -154,6 +144,7 @@ def _states(conn: sqlite3.Connection, batch: Sequence[Any]) -> dict[str, Sequenc
 
 def _load(
     conn: sqlite3.Connection,
+    engine: Engine,
     journey_id: object,
     seq: int,
     known: dict[str, Sequence[Any]],
@@ -165,10 +156,9 @@ def _load(
         row = conn.execute(_STATE, (journey_id,)).fetchone()
     if row is None:
         raise NotFoundError("journey", journey_id)
-    if row[4] == "voided":
-        raise ValidationError(
-            "journey_id",
-            f"journey {journey_id} is voided; no score can be added",
-            "a journey that is not voided",
-        )
+    state = JourneyState(journey_id, row[4], row[3], row[5])
+    try:
+        engine.check_takes(state, Score.kind)
+    except ValidationError as error:
+        raise ValidationError("journey_id", error.problem, error.allowed) from None
     return _Journey(row, seq)

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from stemjourney.clinical._patient import Patient
-from stemjourney.journey._facts import HistoryFacts, MoveFacts, RecordFacts
+from stemjourney.journey._history import HistoryFacts, MoveFacts, RecordFacts
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _rows as r
 from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, PATIENTS, RECORDS, TRANSITIONS

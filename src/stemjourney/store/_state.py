@@ -1,7 +1,7 @@
 """A journey's working copy for a write: what the engine needs, read with targeted queries.
 
 A write never reloads a journey's whole history. It reads the summary row, the
-opening and the latest move, the journey's eligibility assessments, consents,
+journey's moves (a handful per cycle), its eligibility assessments, consents,
 harvests, processings and injections (what the guards check, a handful per cycle),
 and of the scores, for each pain scale, only the latest in force of the current stage
 visit and the latest of the current cycle's latest stage visit that has one (the
@@ -30,7 +30,7 @@ __all__ = ["GUARD_KINDS", "amendable", "trim", "working"]
 GUARD_KINDS = ("eligibility", "consent", "harvest", "processing", "injection")
 """The record kinds a working copy holds: those the guards read."""
 
-_ENDS = _moves("t.journey_id = ? AND t.seq IN (1, ?)")
+_MOVES = _moves("t.journey_id = ?")
 _GUARDED = _entries(
     RECORDS,
     "r",
@@ -69,7 +69,7 @@ def working(conn: sqlite3.Connection, journey_id: str) -> Journey | None:
     if row is None:
         return None
     cycle, stage_seq = row[8], row[10]
-    history = [r.transition_from_row(t) for t in conn.execute(_ENDS, (journey_id, stage_seq))]
+    history = [r.transition_from_row(t) for t in conn.execute(_MOVES, (journey_id,))]
     records: list[RecordEntry] = [
         r.record_from_row(e) for e in conn.execute(_GUARDED, (journey_id,))
     ]
@@ -144,10 +144,8 @@ def trim(journey: Journey) -> Journey:
             kept.append(e)
     chosen = {e.version: e for _, e in (*in_visit.values(), *in_cycle.values())}
     kept.extend(chosen.values())
-    history = tuple(h for h in journey.history if h.seq in (1, stage_seq))
     return attrs.evolve(
         journey,
-        history=history,
         records=tuple(sorted(kept, key=lambda e: e.version)),
         known_version=journey.version,
     )

@@ -25,7 +25,7 @@ from stemjourney.exceptions import (
     ValidationError,
 )
 from stemjourney.journey._engine import Engine
-from stemjourney.journey._facts import HistoryFacts
+from stemjourney.journey._history import HistoryFacts
 from stemjourney.journey._journey import Journey, ReasonRecord
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.outcomes import OutcomeFacts

@@ -42,12 +42,17 @@ def treated_journey(
     ``scores`` are ``(days after the injection, value)`` pairs on ``instrument``
     (negative days are before it; fractions are parts of a day) or :class:`Score`
     values. The consultation, harvest (two days before), processing and injection
-    come with their records; follow-up starts after the protocol's rest. A pain score
-    more than two days before the injection is needed to unlock the harvest.
+    come with their records, each within its stage (the eligibility assessment and
+    the consent a week before the harvest, or at the opening when that is later, so
+    they are recent enough); follow-up starts after the protocol's rest. A pain score
+    more than two days before the injection, within the protocol's baseline look-back
+    of the harvest, is needed to unlock the harvest.
 
     >>> j = treated_journey(scores=[(-3, 7), (42, 3)])
     >>> j.stage, [s.value for s in j.scores()]
     ('follow_up', [7.0, 3.0])
+    >>> treated_journey(scores=[(-60, 8), (42, 4)]).stage
+    'follow_up'
     """
     given = [
         s
@@ -73,9 +78,10 @@ def treated_journey(
         occurred_at=opened,
     )
     product = "bm-1"
+    consulted = max(opened, harvest - timedelta(days=7))
     steps: list[tuple[datetime, int, Record | Score | str]] = [
-        (opened, 0, EligibilityAssessment(assessed_at=opened)),
-        (opened, 0, Consent(signed_at=opened, form_version="v1")),
+        (consulted, 0, EligibilityAssessment(assessed_at=consulted)),
+        (consulted, 0, Consent(signed_at=consulted, form_version="v1")),
         (harvest, 1, "harvest"),
         (
             harvest,

@@ -1,4 +1,4 @@
-"""A Hypothesis state machine that drives one journey through a pipeline beside a plain model.
+"""A Hypothesis state machine that drives journeys through a pipeline beside a plain model.
 
 Subclass :class:`JourneyMachine` to mirror every accepted change into your own
 system and check it after each step; run it with ``YourMachine.TestCase``.
@@ -7,9 +7,11 @@ system and check it after each step; run it with ``YourMachine.TestCase``.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
 from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -33,14 +35,16 @@ from stemjourney.exceptions import (
     ValidationError,
 )
 from stemjourney.journey._engine import Engine
+from stemjourney.journey._guards import GuardContext
 from stemjourney.journey._journey import Journey, ReasonRecord, RecordEntry, TransitionEntry
-from stemjourney.journey._pipeline import Pipeline, Transition
+from stemjourney.journey._pipeline import Guard, Pipeline, Transition
+from stemjourney.journey._satisfiers import SATISFIERS, Preparation, Satisfier
 from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.testing import _strategies as s
 from stemjourney.testing._clock import ManualClock
-from stemjourney.testing._sequences import _KNOWN_GUARDS, _retimed
+from stemjourney.testing._sequences import _retimed
 
-__all__ = ["JourneyMachine"]
+__all__ = ["JourneyMachine", "Refusal"]
 
 Refusal = MoveError | ValidationError
 """What :meth:`JourneyMachine.on_refused` receives: the engine's refusal."""
@@ -65,30 +69,36 @@ def _has_records(machine: JourneyMachine) -> bool:
     return machine.journey is not None and bool(machine.journey.records)
 
 
-def _guards_here(machine: JourneyMachine) -> set[str]:
-    return {t.guard.name for t in machine.pipeline.leaving(machine.current.stage)}
-
-
 class JourneyMachine(RuleBasedStateMachine):
-    """Drives an :class:`~stemjourney.Engine` with a :class:`ManualClock` through one journey.
+    """Drives an :class:`~stemjourney.Engine` with a :class:`ManualClock` through journeys.
 
     Rules record every kind of record (each valid on its own; some help the next
-    guard pass, some do not), move along every transition of ``pipeline`` (read from
-    ``engine.pipeline.transitions``, never a copy), try refused moves (no such
-    transition, too early, in the future, without a reason), make amendments, end
-    journeys with reasons, and let time pass. A plain model keeps the expected stage,
-    cycle and version; after every step the invariants check the journey against it,
+    guard pass, some do not), take every transition of ``pipeline`` (read from
+    ``engine.pipeline``, never a copy) after recording what its guard needs, try
+    refused moves (no such transition, too early, in the future, without a reason),
+    make amendments, end journeys with reasons, and let time pass. When a journey
+    has reached an outcome, a rule opens the next one (``j-2``, ``j-3``, ...), so a
+    run ends journeys at every stage. A plain model keeps the expected stage, cycle
+    and version; after every step the invariants check the journey against it,
     that nothing ever left an outcome, that ``engine.replay(journey) == journey``,
     and then call :meth:`check_consistency`.
+
+    What a guard needs comes from ``satisfiers``, a mapping from each guard to the
+    records that satisfy it (by default :data:`stemjourney.guards.SATISFIERS`); a
+    pipeline with a guard of its own sets ``satisfiers`` to a mapping that adds it.
+    Every guard of the pipeline must have an entry. The transitions taken so far in
+    a run are in ``taken``; the machine heads for those not taken yet.
 
     Override the hooks to mirror each accepted change into your system:
     :meth:`on_opened`, :meth:`on_moved`, :meth:`on_recorded`, :meth:`on_refused`;
     and :meth:`check_consistency` to compare it with the journey. Set ``pipeline``,
-    ``protocol`` or ``start`` as class attributes, or override :meth:`make_engine`.
+    ``protocol``, ``satisfiers`` or ``start`` as class attributes, or override
+    :meth:`make_engine`.
     """
 
     pipeline: Pipeline = DEFAULT_PIPELINE
     protocol: Protocol = DEFAULT_PROTOCOL
+    satisfiers: Mapping[Guard, Satisfier] = SATISFIERS
     start: datetime = s.DEFAULT_START
     journey_id = "j-1"
 
@@ -97,12 +107,24 @@ class JourneyMachine(RuleBasedStateMachine):
         self.clock = ManualClock(self.start)
         self.engine = self.make_engine(self.clock)
         self.pipeline = self.engine.pipeline
+        unknown = sorted(
+            {t.guard.name for t in self.pipeline.transitions if t.guard not in self.satisfiers}
+        )
+        if unknown:
+            raise ValidationError(
+                "satisfiers",
+                f"has no entry for the guard(s) {', '.join(unknown)}",
+                "an entry for every guard of the pipeline (extend stemjourney.guards.SATISFIERS)",
+            )
         self.journey: Journey | None = None
+        self.journeys: list[Journey] = []
+        self.taken: set[tuple[str, str]] = set()
         self.expected_stage = ""
         self.expected_cycle = 0
         self.expected_version = 0
         self.ended_in: str | None = None
         self.products = 0
+        self.goal: Transition | None = None
 
     # -- hooks ------------------------------------------------------------
 
@@ -111,7 +133,7 @@ class JourneyMachine(RuleBasedStateMachine):
         return Engine(self.pipeline, self.protocol, clock=clock)
 
     def on_opened(self, journey: Journey) -> None:
-        """Called once the journey is opened."""
+        """Called once each journey is opened."""
 
     def on_moved(self, journey: Journey, entry: TransitionEntry) -> None:
         """Called after each accepted move, with the new journey and its history entry."""
@@ -129,9 +151,13 @@ class JourneyMachine(RuleBasedStateMachine):
 
     @property
     def current(self) -> Journey:
-        """The journey (after the opening rule has run)."""
+        """The journey being driven (after the opening rule has run)."""
         assert self.journey is not None, "the journey is opened by the first rule"
         return self.journey
+
+    def _set(self, journey: Journey) -> None:
+        self.journey = journey
+        self.journeys[-1] = journey
 
     def _record(
         self,
@@ -140,34 +166,36 @@ class JourneyMachine(RuleBasedStateMachine):
         at: datetime | None = None,
         amends: int | None = None,
         reason: str | None = None,
-    ) -> None:
+    ) -> RecordEntry | None:
         journey = self.current
         record = record if at is None else _retimed(record, at)
         closed = self.pipeline.is_outcome(journey.stage)
         original = next((e for e in journey.records if e.version == amends), None)
         must_refuse = closed and (
-            journey.stage == "voided"
+            self.pipeline.is_void(journey.stage)
             or not (original is not None or isinstance(record, AdverseEvent | Score))
         )
         try:
-            self.journey, entry = self.engine.record(
+            after, entry = self.engine.record(
                 journey, record, actor="test.actor", amends=amends, reason=reason
             )
         except ValidationError as err:
             refusal = err
         else:
             assert not must_refuse, f"a {record.kind} was added to a {journey.stage} journey"
+            self._set(after)
             self.expected_version += 1
             assert entry.version == self.expected_version
             # An amendment stands where the entry it corrects stood.
             where = original if original is not None else journey
             assert entry.stage == where.stage
             assert entry.cycle == where.cycle
-            self.on_recorded(self.current, entry)
-            return
+            self.on_recorded(after, entry)
+            return entry
         assert must_refuse or (amends is not None and reason is None), refusal
         event("refused: ValidationError")
         self.on_refused(journey, refusal)
+        return None
 
     def _move(
         self,
@@ -177,18 +205,18 @@ class JourneyMachine(RuleBasedStateMachine):
         reason: str | ReasonRecord | None = None,
         override: str | None = None,
         late: str | None = None,
-    ) -> None:
+    ) -> bool:
+        """Try the move; check the engine's answer against its own why_not; True if taken."""
         journey = self.current
         transition = self.pipeline.find(journey.stage, target)
-        allowed = self.engine.allowed(journey, at=at)
-        reason_text = None if reason is None else str(reason)
+        allowed_then = self.engine.allowed(journey, at=at)
         missing = self.engine.why_not(
-            journey, target, at=at, reason=reason_text, override_reason=override
+            journey, target, at=at, reason=reason, override_reason=override, late_reason=late
         )
         future = at > self.clock.now() + self.engine.protocol.clock_skew
         too_early = at < journey.last_move.occurred_at and late is None
         try:
-            self.journey, entry = self.engine.move(
+            after, entry = self.engine.move(
                 journey,
                 target,
                 actor="test.actor",
@@ -204,25 +232,32 @@ class JourneyMachine(RuleBasedStateMachine):
             assert not future, "a move in the future was accepted"
             assert not too_early, "a move before the previous one was accepted"
             assert not missing, missing
-            assert target in allowed or override is not None
+            assert target in allowed_then or override is not None or late is not None
+            self._set(after)
             self._moved(transition, entry)
-            return
+            return True
         if isinstance(refusal, IllegalMoveError):
             assert transition is None, refusal
             assert target not in refusal.allowed
-        elif isinstance(refusal, TimeOrderError):
-            assert transition is not None, refusal
-            assert future or too_early, refusal
         else:
-            assert isinstance(refusal, GuardError), refusal
             assert transition is not None, refusal
             assert list(refusal.problems) == missing, (refusal.problems, missing)
-            assert target not in allowed or (transition.needs_reason and reason is None)
+            if isinstance(refusal, TimeOrderError):
+                assert future or too_early, refusal
+                # A refused time: what is allowed is what is allowed at the present.
+                assert refusal.allowed == self.engine.allowed(journey)
+            else:
+                assert isinstance(refusal, GuardError), refusal
+                assert not future, refusal
+                assert not too_early, refusal
+                assert refusal.allowed == allowed_then
+                assert target not in allowed_then or (transition.needs_reason and reason is None)
         assert refusal.problems, refusal
         assert refusal.journey_id == journey.id
         assert refusal.stage == journey.stage
         event(f"refused: {type(refusal).__name__}")
         self.on_refused(journey, refusal)
+        return False
 
     def _moved(self, transition: Transition, entry: TransitionEntry) -> None:
         self.expected_stage = transition.target
@@ -231,9 +266,10 @@ class JourneyMachine(RuleBasedStateMachine):
         assert entry.version == self.expected_version
         assert entry.source == transition.source
         assert entry.target == transition.target
+        self.taken.add((transition.source, transition.target))
         if self.pipeline.is_outcome(transition.target):
             self.ended_in = transition.target
-        event(f"reached {transition.target}")
+        event(f"took {transition.source} -> {transition.target}")
         if self.expected_cycle > 1:
             event(f"reached cycle {self.expected_cycle}")
         self.on_moved(self.current, entry)
@@ -247,25 +283,19 @@ class JourneyMachine(RuleBasedStateMachine):
             return data.draw(s.withdrawal_reasons(), label="reason")
         return data.draw(s.free_text(), label="reason")
 
-    def _released_with_doses(self) -> list[str]:
-        journey = self.current
-        used: dict[str, int] = {}
-        released: dict[str, int] = {}
-        for e in journey.current_records():
-            rec = e.record
-            if isinstance(rec, Processing) and not self.engine.protocol.release.failures(rec):
-                released[rec.product_id] = rec.doses
-            elif isinstance(rec, Injection):
-                used[rec.product_id] = used.get(rec.product_id, 0) + 1
-        return sorted(pid for pid, doses in released.items() if used.get(pid, 0) < doses)
+    def _preparations(self, transition: Transition) -> list[Preparation]:
+        ctx = GuardContext(self.current, transition, self.engine.protocol, self.clock.now())
+        return list(self.satisfiers[transition.guard](ctx))
 
-    # -- rules ------------------------------------------------------------
+    def _stocked(self) -> list[str]:
+        """Ids of the products with a dose left, as the guards count them."""
+        return [p.product_id for p in self.current.facts.stock()]
 
-    @initialize()
-    def open_journey(self) -> None:
-        """Open the journey at the pipeline's initial stage, in cycle 1."""
+    def _open(self) -> None:
+        number = len(self.journeys) + 1
+        journey_id = self.journey_id if number == 1 else f"{self.journey_id}-{number}"
         self.journey = self.engine.open(
-            self.journey_id,
+            journey_id,
             patient_id="p-1",
             condition="osteoarthritis of knee",
             site="knee",
@@ -274,10 +304,29 @@ class JourneyMachine(RuleBasedStateMachine):
             actor="test.actor",
             occurred_at=self.clock.now(),
         )
+        self.journeys.append(self.journey)
         self.expected_stage = self.pipeline.initial
         self.expected_cycle = 1
         self.expected_version = 1
+        self.ended_in = None
+        self.goal = None
         self.on_opened(self.journey)
+
+    # -- rules ------------------------------------------------------------
+
+    @initialize(data=st.data())
+    def open_journey(self, data: st.DataObject | None = None) -> None:
+        """Open the first journey at the pipeline's initial stage, in cycle 1; maybe move on."""
+        self._open()
+        if data is not None and data.draw(st.booleans(), label="move on at once"):
+            self._progress(data)
+
+    @precondition(_is_closed)
+    @rule(data=st.data())
+    def open_next_journey(self, data: st.DataObject) -> None:
+        """Once the journey has reached an outcome, open the next one and take it onward."""
+        self._open()
+        self._progress(data)
 
     @rule(minutes=st.integers(0, 60 * 24 * 10))
     def let_time_pass(self, minutes: int) -> None:
@@ -290,9 +339,10 @@ class JourneyMachine(RuleBasedStateMachine):
         """Record one record: one the current stage's guards look at, or any other.
 
         Eligibility (eligible or not), consent, pain scores, adverse events, harvests
-        from the journey's cell source, lab processing (released or not),
-        injections at the treated site (mostly of a released product), or any record
-        at all. Closed journeys get scores and adverse events (refused when voided).
+        from the journey's cell source, lab processing (released or not), injections
+        at the treated site (mostly of a product in stock, under any guidance), or
+        any record at all. Closed journeys get scores and adverse events (refused
+        when voided).
         """
         journey, at = self.current, self._when(data)
         options: list[st.SearchStrategy[Any]] = [
@@ -306,26 +356,17 @@ class JourneyMachine(RuleBasedStateMachine):
                 _strategy(s.consents),
                 _strategy(s.records),
                 _strategy(s.harvests, source=journey.cell_source),
-                _strategy(
-                    s.injections,
-                    site=journey.site,
-                    side=journey.side,
-                    product_id=data.draw(
-                        st.sampled_from([*self._released_with_doses(), "p-unknown"]),
-                        label="product",
-                    ),
-                ),
+                _strategy(s.injections, site=journey.site, side=journey.side, product_id="p-0"),
+                _strategy(s.processings, criteria=self.engine.protocol.release, product_id="p-0"),
             ]
-            if "product_released" in _guards_here(self):
-                self.products += 1
-                options.append(
-                    _strategy(
-                        s.processings,
-                        criteria=self.engine.protocol.release,
-                        product_id=f"p-{self.products}",
-                    )
-                )
-        self._record(data.draw(st.one_of(options), label="record"), at=at)
+        record = data.draw(st.one_of(options), label="record")
+        if isinstance(record, Injection):
+            pid = data.draw(st.sampled_from([*self._stocked(), "p-unknown"]), label="product")
+            record = attrs.evolve(record, product_id=pid)
+        elif isinstance(record, Processing) and record.product_id == "p-0":
+            self.products += 1
+            record = attrs.evolve(record, product_id=f"p-{self.products}")
+        self._record(record, at=at)
 
     @precondition(_is_closed)
     @rule(data=st.data())
@@ -346,26 +387,28 @@ class JourneyMachine(RuleBasedStateMachine):
             EligibilityAssessment: _strategy(s.eligibility_assessments),
             Consent: _strategy(s.consents),
             Harvest: _strategy(s.harvests, source=self.current.cell_source),
-            Processing: _strategy(
-                s.processings,
-                product_id=getattr(original.record, "product_id", "p-0"),
-            ),
+            Processing: _strategy(s.processings, product_id="p-0"),
             Injection: _strategy(s.injections),
             FollowUpVisit: _strategy(s.follow_up_visits),
             AdverseEvent: _strategy(s.adverse_events),
             Score: _strategy(s.pain_scores, getattr(original.record, "instrument", None)),
         }
         record = data.draw(by_type[type(original.record)], label="amendment")
+        if isinstance(record, Processing) and isinstance(original.record, Processing):
+            record = attrs.evolve(record, product_id=original.record.product_id)
         reason = data.draw(st.sampled_from(("transcription error", None)), label="reason")
         self._record(record, at=at, amends=original.version, reason=reason)
 
     @precondition(_is_open)
     @rule(data=st.data())
     def move(self, data: st.DataObject) -> None:
-        """Move along any transition of the table, with or without a reason or an override.
-
-        Onward moves are tried three times as often as the outcomes.
+        """Move along any transition of the table, ready or not, with or without a reason
+        or an override (onward moves three times as often as the outcomes); or, half
+        the time, prepare and take moves as :meth:`prepare_and_move` does.
         """
+        if data.draw(st.booleans(), label="prepared"):
+            self._progress(data)
+            return
         options = list(self.pipeline.leaving(self.current.stage))
         ends = [t for t in options if self.pipeline.is_outcome(t.target)]
         onward = [t for t in options if t not in ends]
@@ -380,61 +423,87 @@ class JourneyMachine(RuleBasedStateMachine):
             override=override,
         )
 
-    @precondition(_is_open)
+    @precondition(lambda m: m.journey is not None)
     @rule(data=st.data())
-    def prepare_and_move_onward(self, data: st.DataObject) -> None:
-        """Up to three times: record what an onward move's guard asks for, then move."""
-        for _ in range(data.draw(st.integers(1, 3), label="moves")):
-            onward = [
-                t
-                for t in self.pipeline.leaving(self.current.stage)
-                if not self.pipeline.is_outcome(t.target) and self._can_prepare(t)
-            ]
-            if not onward:
+    def prepare_and_move(self, data: st.DataObject) -> None:
+        """Up to ten times: record what a transition's guard needs, then take it.
+
+        The machine heads for a goal, a transition drawn from those it can still
+        reach (the ones not yet taken in this run first), along the shortest way of
+        onward moves; what each guard needs comes from ``satisfiers``. A goal that
+        cannot be satisfied now (no stored dose left, say) is dropped for another.
+        A journey that has reached an outcome is followed by the next one.
+        """
+        if _is_closed(self):
+            self._open()
+        self._progress(data)
+
+    def _progress(self, data: st.DataObject) -> None:
+        for _ in range(data.draw(st.integers(1, 10), label="moves")):
+            if not _is_open(self):
                 return
-            transition = data.draw(st.sampled_from(onward), label="transition")
-            for strategy in self._preparations(transition):
-                self.clock.advance(minutes=data.draw(st.integers(0, 90), label="minutes"))
-                self._record(data.draw(strategy, label="preparation"), at=self.clock.now())
-            override = None
-            if transition.guard.name == "rest_over":
-                if data.draw(st.booleans(), label="override the rest"):
-                    override = "clinician override"
-                else:
-                    self.clock.advance(days=self.engine.protocol.minimum_rest.days + 1)
-            self._move(transition.target, self.clock.now(), override=override)
+            goal = self._goal(data)
+            if goal is None:
+                return
+            transition = self._toward(goal)
+            preps = self._preparations(transition)
+            if not preps:
+                self.goal = None
+                continue
+            self._prepare_and_take(data, transition, preps)
 
-    def _can_prepare(self, transition: Transition) -> bool:
-        if transition.guard.name in ("stored_product", "injection_recorded"):
-            return bool(self._released_with_doses())
-        return transition.guard.name in _KNOWN_GUARDS
+    def _goal(self, data: st.DataObject) -> Transition | None:
+        stage = self.current.stage
+        reach = self._reach(stage)
+        if self.goal is not None and self.goal.source in reach:
+            return self.goal
+        candidates = [t for t in self.pipeline.transitions if t.source in reach]
+        fresh = [t for t in candidates if (t.source, t.target) not in self.taken]
+        if not candidates:
+            return None
+        # A goal drawn evenly (a seeded Random, not a shrinkable draw, which leans to the
+        # first options): every transition gets its turn over a run of examples.
+        rng = data.draw(st.randoms(use_true_random=True), label="goal")
+        self.goal = rng.choice(fresh or candidates)
+        return self.goal
 
-    def _preparations(self, transition: Transition) -> list[st.SearchStrategy[Any]]:
-        journey, name = self.current, transition.guard.name
-        if name == "eligible_consented_baseline":
-            return [
-                _strategy(s.eligibility_assessments, eligible=True),
-                _strategy(s.consents),
-                _strategy(s.pain_scores),
-            ]
-        if name == "harvest_recorded":
-            return [_strategy(s.harvests, source=journey.cell_source)]
-        if name in ("product_released", "product_failed"):
-            self.products += 1
-            return [
-                _strategy(
-                    s.processings,
-                    name == "product_released",
-                    criteria=self.engine.protocol.release,
-                    product_id=f"p-{self.products}",
-                )
-            ]
-        if name == "injection_recorded":
-            pid = self._released_with_doses()[0]
-            return [_strategy(s.injections, site=journey.site, side=journey.side, product_id=pid)]
-        if name == "stored_product":
-            return [_strategy(s.pain_scores)]
-        return []
+    def _reach(self, stage: str) -> dict[str, Transition | None]:
+        """Each stage reachable by onward moves, with the first move toward it (BFS)."""
+        first: dict[str, Transition | None] = {stage: None}
+        todo = [stage]
+        while todo:
+            here = todo.pop(0)
+            for t in self.pipeline.leaving(here):
+                if t.target in first or self.pipeline.is_outcome(t.target):
+                    continue
+                first[t.target] = first[here] or t
+                todo.append(t.target)
+        return first
+
+    def _toward(self, goal: Transition) -> Transition:
+        if self.current.stage == goal.source:
+            self.goal = None
+            return goal
+        step = self._reach(self.current.stage)[goal.source]
+        assert step is not None
+        return step
+
+    def _prepare_and_take(
+        self, data: st.DataObject, transition: Transition, preps: list[Preparation]
+    ) -> None:
+        prep = data.draw(st.sampled_from(preps), label="preparation")
+        for record in prep.records:
+            assert self._record(record) is not None, f"a preparation's {record.kind} was refused"
+        at = self.clock.now()
+        if prep.not_before is not None and prep.not_before > at:
+            self.clock.set(prep.not_before)
+            at = prep.not_before
+        reason = self._reason(data, transition) if transition.needs_reason else None
+        taken = self._move(transition.target, at, reason=reason, override=prep.override_reason)
+        assert taken, (
+            f"the records the satisfier of guard '{transition.guard.name}' gave did not let "
+            f"{transition.source} -> {transition.target} go ahead"
+        )
 
     @precondition(lambda m: m.journey is not None)
     @rule(data=st.data())

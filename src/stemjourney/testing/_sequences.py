@@ -1,14 +1,16 @@
 """Sequences of steps through a pipeline, valid or with refused moves mixed in.
 
-The walk keeps its own small model of the clinical record (what was assessed,
-consented, harvested, released, injected, and when), reads the transition table
-for the moves it may take, and records what each guard of the default pipeline
-asks for before it moves. It never asks the engine: the engine is what it tests.
+The walk keeps its own journey value (built entry by entry, never through the
+engine's ``move``), asks the guard-to-records mapping (:data:`stemjourney.guards.SATISFIERS`,
+or the one given) what each move needs and records it, and asks the guards
+themselves whether a move would be refused. It never asks the engine: the engine is
+what it tests.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -19,26 +21,15 @@ from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney.clinical._records import IneligibilityReason, Processing, Record, VoidReason
 from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import GuardError, IllegalMoveError, TimeOrderError
-from stemjourney.journey._journey import ReasonRecord
-from stemjourney.journey._pipeline import Pipeline, Transition
+from stemjourney.journey._guards import GuardContext
+from stemjourney.journey._journey import Journey, ReasonRecord, RecordEntry, TransitionEntry
+from stemjourney.journey._pipeline import Guard, Pipeline, Transition
+from stemjourney.journey._satisfiers import SATISFIERS, Preparation, Satisfier
 from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.testing import _strategies as s
-from stemjourney.testing._steps import MoveStep, OpenStep, RecordStep, Step
+from stemjourney.testing._steps import ACTOR, MoveStep, OpenStep, RecordStep, Step
 
 __all__ = ["move_sequences"]
-
-_KNOWN_GUARDS = frozenset(
-    {
-        "none",
-        "eligible_consented_baseline",
-        "harvest_recorded",
-        "product_released",
-        "product_failed",
-        "injection_recorded",
-        "rest_over",
-        "stored_product",
-    }
-)
 
 R = TypeVar("R", bound=Record | Score)
 
@@ -77,28 +68,52 @@ def _extras(closed: bool) -> st.SearchStrategy[Record | Score]:
     return st.one_of(options)
 
 
+def opened_journey(opening: OpenStep, pipeline: Pipeline) -> Journey:
+    """The journey an :class:`OpenStep` opens, built as a value."""
+    entry = TransitionEntry(
+        opening.journey_id,
+        1,
+        None,
+        pipeline.initial,
+        1,
+        opening.at,
+        opening.at,
+        opening.actor,
+        1,
+    )
+    return Journey(
+        opening.journey_id,
+        opening.patient_id,
+        opening.condition,
+        opening.site,
+        opening.side,
+        opening.cell_source,
+        history=(entry,),
+    )
+
+
 class _Walk:
-    """The walk's model of one journey, and the steps drawn so far."""
+    """The walk's model of one journey (a journey value), and the steps drawn so far."""
 
     def __init__(
-        self, draw: st.DrawFn, opening: OpenStep, pipeline: Pipeline, protocol: Protocol
+        self,
+        draw: st.DrawFn,
+        opening: OpenStep,
+        pipeline: Pipeline,
+        protocol: Protocol,
+        satisfiers: Mapping[Guard, Satisfier],
     ) -> None:
         self.draw = draw
-        self.opening = opening
         self.pipeline = pipeline
         self.protocol = protocol
+        self.satisfiers = satisfiers
         self.steps: list[Step] = [opening]
-        self.stage = pipeline.initial
-        self.cycle = 1
+        self.journey = opened_journey(opening, pipeline)
         self.now = opening.at
-        self.last_move_at = opening.at
-        self.eligible = False
-        self.consented = False
-        self.pain_cycles: set[int] = set()
-        self.follow_up_pain_cycles: set[int] = set()
-        self.visit: dict[str, bool] = {}
-        self.doses: dict[str, list[int]] = {}
-        self.injected_at: datetime | None = None
+
+    @property
+    def stage(self) -> str:
+        return self.journey.stage
 
     # -- time and records -------------------------------------------------
 
@@ -108,115 +123,64 @@ class _Walk:
 
     def record(self, record: Record | Score) -> None:
         self.steps.append(RecordStep(record=record))
-        if isinstance(record, Score):
-            self.pain_cycles.add(self.cycle)
-            if self.stage == "follow_up":
-                self.follow_up_pain_cycles.add(self.cycle)
+        j = self.journey
+        last = j.last_move
+        entry = RecordEntry(
+            j.id,
+            record,
+            last.cycle,
+            last.target,
+            last.seq,
+            record.occurred_at,
+            ACTOR,
+            j.version + 1,
+        )
+        self.journey = j.with_record(entry)
 
     def drawn(self, strategy: st.SearchStrategy[R]) -> R:
         """Draw a record and date it at the next tick."""
         return _retimed(self.draw(strategy), self.tick())
 
-    def pain_score(self) -> None:
-        self.record(self.drawn(_cached(s.pain_scores)(at=s.DEFAULT_START)))
-
     def extras(self) -> None:
-        if self.stage == "voided":
+        if self.pipeline.is_void(self.stage):
             return
         for _ in range(self.draw(st.integers(0, 2))):
             self.record(self.drawn(_extras(self.pipeline.is_outcome(self.stage))))
 
     # -- what each guard asks for -----------------------------------------
 
-    def doses_left(self) -> list[str]:
-        return [pid for pid, (doses, used) in self.doses.items() if used < doses]
+    def context(self, t: Transition, at: datetime, override: str | None = None) -> GuardContext:
+        return GuardContext(self.journey, t, self.protocol, at, override)
 
-    def satisfiable(self, t: Transition) -> bool:
-        name = t.guard.name
-        if name == "stored_product":
-            return bool(self.doses_left())
-        if name == "injection_recorded":
-            return bool(self.doses_left())
-        if name == "rest_over":
-            return self.injected_at is not None
-        return name in _KNOWN_GUARDS
+    def preparations(self, t: Transition) -> list[Preparation]:
+        """The ways the mapping knows to satisfy ``t``'s guard now (none if it has none)."""
+        satisfier = self.satisfiers.get(t.guard)
+        return [] if satisfier is None else list(satisfier(self.context(t, self.now)))
 
     def unmet(self, t: Transition) -> bool:
-        """True when the walk's model says ``t``'s guard fails now."""
-        name = t.guard.name
-        if name == "eligible_consented_baseline":
-            return not (self.eligible and self.consented and self.cycle in self.pain_cycles)
-        if name == "harvest_recorded":
-            return "harvest" not in self.visit
-        if name == "product_released":
-            return not self.visit.get("processing", False)
-        if name == "product_failed":
-            return self.visit.get("processing", True)
-        if name == "injection_recorded":
-            return "injection" not in self.visit
-        if name == "rest_over":
-            return self.injected_at is None or (
-                self.now - self.injected_at < self.protocol.minimum_rest
-            )
-        if name == "stored_product":
-            return not self.doses_left() or self.cycle not in self.follow_up_pain_cycles
-        return False
+        """True when ``t``'s guard, asked directly, finds something missing now."""
+        return bool(t.guard.check(self.context(t, self.now)))
 
     def satisfy(self, t: Transition) -> MoveStep:
-        """Record what ``t`` needs, then return the move."""
-        draw, name = self.draw, t.guard.name
-        override = None
-        if name == "eligible_consented_baseline":
-            if not self.eligible:
-                self.record(
-                    self.drawn(
-                        _cached(s.eligibility_assessments)(eligible=True, at=s.DEFAULT_START)
-                    )
-                )
-                self.eligible = True
-            if not self.consented:
-                self.record(self.drawn(_cached(s.consents)(at=s.DEFAULT_START)))
-                self.consented = True
-            if self.cycle not in self.pain_cycles:
-                self.pain_score()
-        elif name == "harvest_recorded":
-            self.record(
-                self.drawn(_cached(s.harvests)(source=self.opening.cell_source, at=s.DEFAULT_START))
+        """Record what ``t`` needs (one of the mapping's preparations), then return the move."""
+        at = self.tick()
+        options = list(self.satisfiers[t.guard](self.context(t, at)))
+        prep = self.draw(st.sampled_from(options))
+        for record in prep.records:
+            self.record(record)
+        if prep.not_before is not None and prep.not_before > at:
+            at = prep.not_before
+        self.now = at
+        left = t.guard.check(self.context(t, at, prep.override_reason))
+        if left:
+            raise AssertionError(
+                f"the preparation for guard '{t.guard.name}' left it unmet: {'; '.join(left)}"
             )
-            self.visit["harvest"] = True
-        elif name in ("product_released", "product_failed"):
-            passes = name == "product_released"
-            pid = f"p-{len(self.doses) + 1}"
-            strategy = _cached(s.processings)(
-                passes, criteria=self.protocol.release, product_id=pid, at=s.DEFAULT_START
-            )
-            product = self.drawn(strategy)
-            self.record(product)
-            self.visit["processing"] = passes
-            if passes:
-                self.doses[pid] = [product.doses, 0]
-        elif name == "injection_recorded" and "injection" not in self.visit:
-            pid = draw(st.sampled_from(self.doses_left()))
-            shot = _cached(s.injections)(
-                site=self.opening.site, side=self.opening.side, product_id=pid, at=s.DEFAULT_START
-            )
-            self.record(self.drawn(shot))
-            self.doses[pid][1] += 1
-            self.visit["injection"] = True
-            self.injected_at = self.now
-        elif name == "rest_over":
-            assert self.injected_at is not None
-            if draw(st.booleans()):
-                override = "clinician override: early review"
-            else:
-                self.now = max(self.now, self.injected_at + self.protocol.minimum_rest)
-        elif name == "stored_product" and self.cycle not in self.follow_up_pain_cycles:
-            self.pain_score()
         return MoveStep(
             target=t.target,
-            at=self.tick(),
+            at=at,
             reason=self.reason_for(t),
-            override_reason=override,
+            override_reason=prep.override_reason,
         )
 
     def reason_for(self, t: Transition) -> str | ReasonRecord | None:
@@ -224,7 +188,7 @@ class _Walk:
             return None
         if t.target == "withdrawn":
             return self.draw(s.withdrawal_reasons())
-        if t.target == "voided":
+        if self.pipeline.is_void(t.target):
             return VoidReason(code="opened_in_error")
         if t.target == "ineligible":
             codes = self.draw(st.frozensets(s.contraindication_codes(), min_size=1, max_size=3))
@@ -233,12 +197,23 @@ class _Walk:
 
     def moved(self, t: Transition, step: MoveStep) -> None:
         self.steps.append(step)
-        self.stage = t.target
-        self.last_move_at = step.at
-        self.visit = {}
-        if t.starts_cycle:
-            self.cycle += 1
-            self.injected_at = None
+        j = self.journey
+        last = j.last_move
+        entry = TransitionEntry(
+            j.id,
+            last.seq + 1,
+            last.target,
+            t.target,
+            last.cycle + 1 if t.starts_cycle else last.cycle,
+            step.at,
+            step.at,
+            ACTOR,
+            j.version + 1,
+            None if step.reason is None else str(step.reason),
+            None,
+            step.override_reason,
+        )
+        self.journey = j.with_move(entry)
 
     # -- refused steps ----------------------------------------------------
 
@@ -248,9 +223,10 @@ class _Walk:
         kinds = ["illegal"]
         if leaving:
             kinds.append("early")
-        if any(t.needs_reason and t.guard.name == "none" for t in leaving):
+        unmet = [t for t in leaving if self.unmet(t)]
+        unreasoned = [t for t in leaving if t.needs_reason and t not in unmet]
+        if unreasoned:
             kinds.append("no reason")
-        unmet = [t for t in leaving if t.guard.name != "none" and self.unmet(t)]
         if unmet:
             kinds.append("unmet")
         kind = self.draw(st.sampled_from(kinds))
@@ -265,15 +241,14 @@ class _Walk:
             back = timedelta(seconds=self.draw(st.integers(1, 30 * 86400)))
             return MoveStep(
                 target=self.draw(st.sampled_from(leaving)).target,
-                at=self.last_move_at - back,
+                at=self.journey.last_move.occurred_at - back,
                 reason="a reason",
                 override_reason="an override",
                 refused_with=TimeOrderError,
             )
         if kind == "no reason":
-            options = [t for t in leaving if t.needs_reason and t.guard.name == "none"]
             return MoveStep(
-                target=self.draw(st.sampled_from(options)).target,
+                target=self.draw(st.sampled_from(unreasoned)).target,
                 at=self.now,
                 refused_with=GuardError,
             )
@@ -294,6 +269,7 @@ def move_sequences(
     protocol: Protocol = DEFAULT_PROTOCOL,
     start: datetime = s.DEFAULT_START,
     max_moves: int = 12,
+    satisfiers: Mapping[Guard, Satisfier] = SATISFIERS,
 ) -> list[Step]:
     """Lists of steps that open a journey and drive it through ``pipeline``.
 
@@ -301,9 +277,11 @@ def move_sequences(
     :class:`MoveStep` follow in time order from ``start``, taking at most
     ``max_moves`` moves (loops and new cycles included) and stopping at an outcome,
     sometimes followed by an adverse event or a score. Before each move the walk
-    records what its guard asks for (an eligibility assessment, consent and a
-    baseline score; a harvest from the journey's cell source; a released product;
-    an injection at the treated site; the minimum rest or an override).
+    records what ``satisfiers`` (by default :data:`stemjourney.guards.SATISFIERS`)
+    says its guard needs: for the default pipeline an eligibility assessment,
+    consent and baseline score of the cycle, a harvest from the journey's cell
+    source, a released product, an image-guided injection at the treated site, the
+    minimum rest or an override, a consent and baseline for a stored dose.
 
     With ``valid=True`` the engine must accept every step. With ``valid=False`` at
     least one move is one the engine must refuse, marked with the error it must
@@ -312,11 +290,11 @@ def move_sequences(
     (``GuardError``), a time before the previous move (``TimeOrderError``).
 
     Run them with :func:`play` on an engine whose clock is a :class:`ManualClock`.
-    Guards are known by the names the default pipeline uses; transitions of a custom
-    pipeline with other guards are not taken.
+    A transition whose guard has no entry in ``satisfiers`` is never taken (only
+    tried, as a refused move, when its guard finds something missing).
     """
     opening = OpenStep(at=start)
-    walk = _Walk(draw, opening, pipeline, protocol)
+    walk = _Walk(draw, opening, pipeline, protocol, satisfiers)
     onward_moves = draw(st.integers(0, max_moves), label="moves before the end")
     refusals = moves = 0
     while True:
@@ -324,7 +302,7 @@ def move_sequences(
         if not valid and draw(st.integers(0, 3)) == 0:
             walk.steps.append(walk.refused())
             refusals += 1
-        options = [t for t in pipeline.leaving(walk.stage) if walk.satisfiable(t)]
+        options = [t for t in pipeline.leaving(walk.stage) if walk.preparations(t)]
         ends = [t for t in options if pipeline.is_outcome(t.target)]
         onward = [t for t in options if not pipeline.is_outcome(t.target)]
         if moves >= onward_moves or not onward:

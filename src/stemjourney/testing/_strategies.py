@@ -33,6 +33,7 @@ from stemjourney.clinical._vocabulary import (
     WITHDRAWAL_CODES,
     AEOutcome,
     CellSource,
+    ConsentScope,
     Guidance,
     Initiator,
     Manipulation,
@@ -125,9 +126,16 @@ def eligibility_assessments(
     )
 
 
-def consents(*, at: TimeSpec = None) -> st.SearchStrategy[Consent]:
-    """Signed consents, of either scope."""
-    return st.builds(Consent, signed_at=_times(at), form_version=st.from_regex(r"\Av[0-9]{1,2}\Z"))
+def consents(
+    *, scope: ConsentScope | None = None, at: TimeSpec = None
+) -> st.SearchStrategy[Consent]:
+    """Signed consents of any scope, or of ``scope`` (a treatment cycle, a repeat injection)."""
+    return st.builds(
+        Consent,
+        signed_at=_times(at),
+        form_version=st.from_regex(r"\Av[0-9]{1,2}\Z"),
+        scope=st.sampled_from(ConsentScope) if scope is None else st.just(scope),
+    )
 
 
 def harvests(
@@ -202,9 +210,11 @@ def injections(
     site: str | None = None,
     side: Side | None = None,
     product_id: str | None = None,
+    guidance: Guidance | None = None,
     at: TimeSpec = None,
 ) -> st.SearchStrategy[Injection]:
-    """Injections; fix ``site``, ``side`` and ``product_id`` to match a journey's product."""
+    """Injections; fix ``site``, ``side`` and ``product_id`` to match a journey's product,
+    and ``guidance`` to one the protocol allows (any guidance, landmark included, else)."""
     return st.builds(
         Injection,
         injected_at=_times(at),
@@ -212,7 +222,7 @@ def injections(
         if site is None
         else st.just(site),
         side=st.sampled_from(Side) if side is None else st.just(side),
-        guidance=st.sampled_from(Guidance),
+        guidance=st.sampled_from(Guidance) if guidance is None else st.just(guidance),
         volume_ml=st.floats(0.1, 100),
         product_id=st.from_regex(r"\Ap-[0-9]{1,6}\Z")
         if product_id is None
