@@ -18,6 +18,7 @@ from statistics import median
 from typing import Any
 
 import _data
+import _fhir
 import _refs
 from _measure import best_of, peak_mb, timed
 
@@ -224,12 +225,18 @@ def verify(work: Path, size: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def fhir(work: Path, size: dict[str, Any]) -> dict[str, Any]:
+    """The FHIR export of the whole clinic against plain sqlite3 and json.dumps (``_fhir``)."""
+    return _fhir.fhir_step(work / DB, size["repeat"])
+
+
 STEPS: dict[str, Step] = {
     "build": build,
     "import": import_scores,
     "cohort": cohort,
     "worklist": worklist,
     "verify": verify,
+    "fhir": fhir,
 }
 
 

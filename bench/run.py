@@ -41,6 +41,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "cohort_vs_floor": ("<=", 2.0),
     "cohort_peak_mb": ("<", 300.0),
     "worklist_ratio": ("<=", 2.0),
+    "fhir_vs_floor": (">=", 0.6),
 }
 
 
@@ -126,7 +127,7 @@ def main() -> int:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         steps: dict[str, Any] = {}
-        for name in ("build", "import", "cohort", "worklist"):
+        for name in ("build", "import", "cohort", "worklist", "fhir"):
             steps[name] = _step(name, work, size)
         steps["move"] = _python(
             [str(HERE / "_move.py"), "--blocks", str(args.moves // 25), "--block", "25"]
@@ -165,6 +166,8 @@ def main() -> int:
         "cohort_vs_floor": steps["cohort"]["vs_floor"],
         "cohort_peak_mb": steps["cohort"]["report_peak_mb"],
         "worklist_ratio": steps["worklist"]["ratio"],
+        "fhir_vs_floor": steps["fhir"]["ratio"],
+        "fhir_export_peak_mb": steps["fhir"]["export_peak_mb"],
     }
     targets = _judge(figures)
     checks = {

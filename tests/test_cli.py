@@ -54,7 +54,10 @@ def test_every_command_is_tested_here() -> None:
         ("diagram",),
         ("export",),
         ("export", "fhir"),
+        ("export", "fhir-definitions"),
         ("export", "research"),
+        ("import",),
+        ("import", "fhir"),
         ("import-scores",),
         ("init",),
         ("journey",),
@@ -252,6 +255,62 @@ def test_export_fhir_writes_a_bundle(clinic: Path, tmp_path: Path) -> None:
     one = json.loads(run(clinic, "export", "fhir", "--patient", "p-2").stdout)
     patients = [e for e in one["entry"] if e["resource"]["resourceType"] == "Patient"]
     assert len(patients) == 1
+
+
+def test_import_fhir_reads_an_exported_bundle_into_a_new_database(
+    clinic: Path, tmp_path: Path
+) -> None:
+    """A Bundle the export wrote is read into a new database whole: the same journeys, a
+    history that verifies; a second import of it is refused and changes nothing."""
+    bundle = tmp_path / "bundle.json"
+    assert run(clinic, "export", "fhir", "-o", str(bundle)).exit_code == 0
+    copy = tmp_path / "copy.db"
+    result = run(copy, "import", "fhir", str(bundle))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "imported 3 patients and 3 journeys\n"
+    with open_store(clinic) as original, open_store(copy) as imported:
+        assert list(imported.iter_journeys()) == list(original.iter_journeys())
+        assert imported.verify().ok
+        entries = imported.db.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    again = run(copy, "import", "fhir", str(bundle))
+    assert again.exit_code == 1
+    assert again.stderr.startswith("error: patient_id p-1 is taken")
+    with open_store(copy) as imported:
+        assert imported.db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == entries
+
+
+def test_import_fhir_refuses_what_it_cannot_read_and_creates_nothing(tmp_path: Path) -> None:
+    """A file that is not JSON, or a Bundle of another writer, is refused with the element at
+    fault; no database is created."""
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    result = run(tmp_path / "new.db", "import", "fhir", str(text))
+    assert result.exit_code == 1
+    assert "is not JSON" in result.stderr
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(
+        json.dumps(
+            {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [
+                    {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Medication", "id": "1"}}
+                ],
+            }
+        )
+    )
+    result = run(tmp_path / "new.db", "import", "fhir", str(foreign))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: Medication/1.resourceType: is not a resource")
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_export_fhir_definitions_writes_every_definition(clinic: Path) -> None:
+    """The definitions behind the export's own URLs come out as one Bundle."""
+    result = run(clinic, "export", "fhir-definitions")
+    assert result.exit_code == 0, result.stderr
+    kinds = {e["resource"]["resourceType"] for e in json.loads(result.stdout)["entry"]}
+    assert kinds == {"StructureDefinition", "CodeSystem", "Questionnaire"}
 
 
 def test_export_research_writes_pseudonymous_csv(clinic: Path) -> None:

@@ -1,140 +1,80 @@
-"""The FHIR R4B export: structure checked by fhir.resources, codes by the FHIR value sets."""
+"""The FHIR R4B export: structure checked by fhir.resources; references, their target types,
+codes and displays by the check of ``_fhir_check`` (what the HL7 validator would refuse)."""
 
 from __future__ import annotations
 
 import io
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.bundle import Bundle
 
 import stemjourney as sj
+from _fhir_check import REQUIRED, check
 from stemjourney.demo import DemoClinic, demo_clinic
 from stemjourney.demo._build import build_demo_clinic
-from stemjourney.exceptions import NotFoundError, ValidationError
+from stemjourney.exceptions import ValidationError
 from stemjourney.export import (
     EPISODE_STATUS,
-    _fhir,
     episode_status,
     fhir_bundle,
     fhir_resources,
     write_fhir_bundle,
 )
+from stemjourney.export import _fhir_resources as _res
+from stemjourney.export._fhir_resources import observation_code
 from stemjourney.outcomes import Instrument, get_instrument
 from stemjourney.store import open_store
 
 TODAY = date(2026, 11, 23)
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
-
-# The codes of each required value set, as the FHIR R4B specification lists them.
-EPISODE_OF_CARE_STATUS = {
-    "planned", "waitlist", "active", "onhold", "finished", "cancelled", "entered-in-error",
-}  # fmt: skip
-EVENT_STATUS = {
-    "preparation", "in-progress", "not-done", "on-hold", "stopped", "completed",
-    "entered-in-error", "unknown",
-}  # fmt: skip
-OBSERVATION_STATUS = {
-    "registered", "preliminary", "final", "amended", "corrected", "cancelled",
-    "entered-in-error", "unknown",
-}  # fmt: skip
-BUNDLE_TYPE = {
-    "document", "message", "transaction", "transaction-response", "batch", "batch-response",
-    "history", "searchset", "collection",
-}  # fmt: skip
-AE_ACTUALITY = {"actual", "potential"}
-AE_SERIOUSNESS = {"serious", "non-serious"}
-AE_SEVERITY = {"mild", "moderate", "severe"}
-AE_OUTCOME = {"resolved", "recovering", "ongoing", "resolvedWithSequelae", "fatal", "unknown"}
-AE_CAUSALITY = {
-    "Certain", "Probably-Likely", "Possible", "Unlikely", "Conditional-Classified",
-    "Unassessable-Unclassifiable",
-}  # fmt: skip
-OBSERVATION_CATEGORY = {
-    "social-history", "vital-signs", "imaging", "laboratory", "procedure", "survey", "exam",
-    "therapy", "activity",
-}  # fmt: skip
-PRODUCT_CATEGORY = {"organ", "tissue", "fluid", "cells", "biologicalAgent"}
-PRODUCT_STATUS = {"available", "unavailable"}
-PAIN_LOINC = {"72514-3", "38214-3", "38208-5"}
+SD = "https://stemjourney.org/fhir/StructureDefinition"
+USED = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Procedure.used"
+AE_STATUS = "http://hl7.org/fhir/5.0/StructureDefinition/extension-AdverseEvent.status"
 
 
 def _codes(concept: dict[str, Any], system: str) -> list[str]:
     return [c["code"] for c in concept.get("coding", []) if c["system"] == system]
 
 
-def check_codes(resource: dict[str, Any]) -> None:
-    """Assert every coded value of ``resource`` is in its FHIR value set."""
-    kind = resource["resourceType"]
-    if kind == "EpisodeOfCare":
-        assert resource["status"] in EPISODE_OF_CARE_STATUS
-        assert {h["status"] for h in resource["statusHistory"]} <= EPISODE_OF_CARE_STATUS
-    elif kind == "Procedure":
-        assert resource["status"] in EVENT_STATUS
-    elif kind == "Observation":
-        assert resource["status"] in OBSERVATION_STATUS
-        category = resource["category"][0]
-        assert _codes(category, f"{TERMINOLOGY}/observation-category")[0] in OBSERVATION_CATEGORY
-        loinc = _codes(resource["code"], "http://loinc.org")
-        assert set(loinc) <= PAIN_LOINC
-    elif kind == "AdverseEvent":
-        assert resource["actuality"] in AE_ACTUALITY
-        seriousness = _codes(resource["seriousness"], f"{TERMINOLOGY}/adverse-event-seriousness")
-        assert seriousness[0] in AE_SERIOUSNESS
-        assert _codes(resource["severity"], f"{TERMINOLOGY}/adverse-event-severity")[0] in (
-            AE_SEVERITY
-        )
-        assert _codes(resource["outcome"], f"{TERMINOLOGY}/adverse-event-outcome")[0] in (
-            AE_OUTCOME
-        )
-        for suspect in resource.get("suspectEntity", []):
-            for causality in suspect["causality"]:
-                system = f"{TERMINOLOGY}/adverse-event-causality-assess"
-                assert _codes(causality["assessment"], system)[0] in AE_CAUSALITY
-    elif kind == "BiologicallyDerivedProduct":
-        assert resource["productCategory"] in PRODUCT_CATEGORY
-        assert resource["status"] in PRODUCT_STATUS
-
-
 def validate(resource: dict[str, Any]) -> None:
-    """Validate ``resource`` with its fhir.resources R4B model and check its codes."""
+    """Validate ``resource`` with its fhir.resources R4B model, its codes and references."""
     get_fhir_model_class(resource["resourceType"]).model_validate(resource)
-    check_codes(resource)
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}],
+    }
+    errors = [e for e in check(bundle).errors if "does not resolve inside" not in e]
+    assert errors == []
 
 
 def check_bundle(bundle: dict[str, Any]) -> list[dict[str, Any]]:
-    """Validate a whole Bundle, each resource, its codes and its references; return them."""
-    Bundle.model_validate(bundle)
-    assert bundle["type"] in BUNDLE_TYPE
-    urls = [e["fullUrl"] for e in bundle["entry"]]
-    assert len(urls) == len(set(urls))
-    resources = [e["resource"] for e in bundle["entry"]]
+    """Validate a whole Bundle: structure, references and their types, codes; return them."""
     for entry in bundle["entry"]:
-        assert entry["fullUrl"] == f"urn:uuid:{entry['resource']['id']}"
-        validate(entry["resource"])
-    known = set(urls)
-    for ref in _references(resources):
-        assert ref in known, ref
-    return resources
+        get_fhir_model_class(entry["resource"]["resourceType"]).model_validate(entry["resource"])
+    result = check(bundle)
+    assert result.errors == []
+    return [e["resource"] for e in bundle["entry"]]
 
 
-def _references(value: object) -> Iterator[str]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "reference":
-                yield item
-            else:
-                yield from _references(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _references(item)
+def extension(resource: dict[str, Any], url: str) -> dict[str, Any]:
+    [found] = [x for x in resource.get("extension", []) if x["url"] == url]
+    return found
+
+
+def entry_of(resource: dict[str, Any]) -> dict[str, Any]:
+    """The entry extension of a record's resource, as {url: value or [parts]}."""
+    parts: dict[str, Any] = {}
+    for part in extension(resource, f"{SD}/entry")["extension"]:
+        value = next((v for k, v in part.items() if k.startswith("value")), part)
+        parts.setdefault(part["url"], []).append(value)
+    return {k: v[0] if k != "previous" else v for k, v in parts.items()}
 
 
 def by_type(resources: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -217,15 +157,19 @@ def test_every_resource_of_a_treated_journey_validates(treated: Any) -> None:
     kinds = {r["resourceType"] for r in resources}
     assert kinds == {
         "Patient", "Condition", "EpisodeOfCare", "Procedure", "BiologicallyDerivedProduct",
-        "Observation", "AdverseEvent",
+        "Observation", "AdverseEvent", "ClinicalImpression", "Consent",
     }  # fmt: skip
 
 
 def test_patient_carries_external_id_name_and_birth_date(treated: Any) -> None:
-    """The Patient's identifier is the external id; name and birth date are given when known."""
+    """The Patient's identifiers are the external id and the stemjourney id; name and birth
+    date are given when known."""
     patient, _ = treated
     resource = next(fhir_resources(patient, []))
-    assert resource["identifier"] == [{"system": "urn:stemjourney:external-id", "value": "MRN-1"}]
+    assert resource["identifier"] == [
+        {"system": "urn:stemjourney:external-id", "value": "MRN-1"},
+        {"system": "urn:stemjourney:patient", "value": "p-1"},
+    ]
     assert resource["name"] == [{"text": "Test Person"}]
     assert resource["birthDate"] == "1960-02-29"
     bare = next(fhir_resources(sj.Patient(id="p-2", external_id="MRN-2"), []))
@@ -266,7 +210,7 @@ def test_episode_status_mapping(stage: str, status: str) -> None:
     """Each stage of the default pipeline maps to the documented EpisodeOfCare status."""
     assert episode_status(stage) == status
     assert EPISODE_STATUS[stage] == status
-    assert status in EPISODE_OF_CARE_STATUS
+    assert status in REQUIRED["EpisodeOfCare.status"]
 
 
 def test_custom_pipeline_stages_map_by_role() -> None:
@@ -329,7 +273,8 @@ def test_a_chain_of_amendments_keeps_the_first_id() -> None:
 
 
 def test_procedures_code_harvest_and_link_injection_to_product(treated: Any) -> None:
-    """Harvest is SNOMED 49401003; the injection uses the processed product."""
+    """Harvest is SNOMED 49401003; the injection uses the processed product, linked with HL7's
+    cross-version extension for R5's Procedure.used (R4B's usedReference allows no product)."""
     patient, journey = treated
     resources = list(fhir_resources(patient, [journey]))
     harvest, injection = by_type(resources, "Procedure")
@@ -337,7 +282,10 @@ def test_procedures_code_harvest_and_link_injection_to_product(treated: Any) -> 
     assert harvest["bodySite"] == [{"text": "posterior iliac crest, right"}]
     assert harvest["status"] == injection["status"] == "completed"
     [product] = by_type(resources, "BiologicallyDerivedProduct")
-    assert injection["usedReference"] == [{"reference": f"urn:uuid:{product['id']}"}]
+    assert "usedReference" not in injection
+    assert extension(injection, USED)["valueCodeableReference"] == {
+        "reference": {"reference": f"urn:uuid:{product['id']}"}
+    }
     assert injection["bodySite"] == [{"text": "knee, left"}]
     assert product["productCategory"] == "cells"
     assert product["quantity"] == 1
@@ -346,62 +294,83 @@ def test_procedures_code_harvest_and_link_injection_to_product(treated: Any) -> 
 
 
 def test_adverse_events_map_grade_seriousness_outcome_and_causality(treated: Any) -> None:
-    """Grade 1 is mild and non-serious; grade 4 severe and serious; unrelated has no suspect."""
+    """Grade 1 is mild and non-serious; grade 4 severe and serious; the suspect of a related
+    event is the injection before it (a Procedure, as R4B allows); unrelated has no suspect."""
     patient, journey = treated
     mild, severe = by_type(list(fhir_resources(patient, [journey])), "AdverseEvent")
     assert mild["actuality"] == "actual"
     assert mild["severity"]["coding"][0]["code"] == "mild"
     assert mild["seriousness"]["coding"][0]["code"] == "non-serious"
     assert mild["outcome"]["coding"][0]["code"] == "resolved"
+    assert mild["outcome"]["coding"][0]["display"] == "Resolved"
     assessment = mild["suspectEntity"][0]["causality"][0]["assessment"]
-    assert assessment["coding"][0]["code"] == "Probably-Likely"
+    assert assessment["coding"][0] == {
+        "system": f"{TERMINOLOGY}/adverse-event-causality-assess",
+        "code": "Probably-Likely",
+        "display": "Probably/Likely",
+    }
+    injection = by_type(list(fhir_resources(patient, [journey])), "Procedure")[1]
+    assert mild["suspectEntity"][0]["instance"] == {"reference": f"urn:uuid:{injection['id']}"}
     assert severe["severity"]["coding"][0]["code"] == "severe"
     assert severe["seriousness"]["coding"][0]["code"] == "serious"
-    assert severe["extension"] == [{"url": "urn:stemjourney:fhir:ctcae-grade", "valueInteger": 4}]
+    assert extension(severe, f"{SD}/ctcae-grade") == {
+        "url": f"{SD}/ctcae-grade",
+        "valueInteger": 4,
+    }
     assert "suspectEntity" not in severe
 
 
-def test_a_voided_journey_is_entered_in_error() -> None:
-    """A voided journey's episode and scores are exported as entered-in-error."""
-    engine = sj.Engine(clock=_Clock())
-    j = engine.open("j-v", patient_id="p-v", condition="osteoarthritis of hip", site="hip",
-                    side="right", cell_source="adipose", actor="dr.a", occurred_at=T0)  # fmt: skip
-    j, _ = engine.record(j, sj.nrs(6, T0), actor="rn")
-    j, _ = engine.move(j, "voided", actor="dr.a", occurred_at=T0 + timedelta(hours=1),
+def test_a_voided_journey_is_entered_in_error_in_every_resource(treated: Any) -> None:
+    """Every resource of a voided journey is marked: status entered-in-error where the type
+    has it, the Condition's verification status, R5's AdverseEvent status through HL7's
+    cross-version modifier extension, and our modifier extension on the product."""
+    patient, _ = treated
+    clock = _Clock()
+    engine = sj.Engine(clock=clock)
+    j = _treated_journey(engine, clock, jid="j-v")
+    j = sj.Journey(j.id, j.patient_id, j.condition, j.site, j.side, j.cell_source,
+                   history=j.history[:-1], records=j.records)  # fmt: skip
+    j, _ = engine.move(j, "voided", actor="dr.a", occurred_at=j.last_move.occurred_at,
                        reason=sj.VoidReason(code="duplicate"))  # fmt: skip
-    resources = list(fhir_resources(sj.Patient(id="p-v", external_id="MRN-V"), [j]))
-    for resource in resources:
-        validate(resource)
-    assert by_type(resources, "EpisodeOfCare")[0]["status"] == "entered-in-error"
-    assert by_type(resources, "Observation")[0]["status"] == "entered-in-error"
-    condition = by_type(resources, "Condition")[0]
-    assert _codes(condition["code"], "http://snomed.info/sct") == ["239872002"]
+    resources = check_bundle(fhir_bundle(patient, [j], timestamp=T0))
+    marked = {r["resourceType"]: r for r in resources}
+    assert marked["EpisodeOfCare"]["status"] == "entered-in-error"
+    for kind in ("Procedure", "Observation", "ClinicalImpression", "Consent"):
+        assert {r["status"] for r in by_type(resources, kind)} == {"entered-in-error"}, kind
+    condition = marked["Condition"]
+    assert condition["verificationStatus"]["coding"][0]["code"] == "entered-in-error"
+    assert _codes(condition["code"], "http://snomed.info/sct") == ["239873007"]
+    for event in by_type(resources, "AdverseEvent"):
+        assert event["modifierExtension"] == [{"url": AE_STATUS, "valueCode": "entered-in-error"}]
+    [product] = by_type(resources, "BiologicallyDerivedProduct")
+    assert product["status"] == "unavailable"
+    assert product["modifierExtension"] == [{"url": f"{SD}/entered-in-error", "valueBoolean": True}]
 
 
-def test_questionnaires_and_unregistered_instruments_are_coded(
+def test_scores_carry_loinc_with_loinc_names_and_our_instrument_code(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A questionnaire carries its instrument code; a pain scale without LOINC gets 38208-5."""
-    odi, unit = _fhir._observation_code("odi")
-    assert odi["coding"][0] == {
-        "system": "urn:stemjourney:instrument",
-        "code": "odi",
-        "display": "Oswestry Disability Index",
-    }
+    """ODI is LOINC 97909-6 (LOINC's own name) and our instrument code; QuickDASH, which LOINC
+    lacks, only ours; an unregistered instrument is named in text only; a registered pain
+    scale without a code of its own gets 38208-5."""
+    odi, unit = observation_code("odi")
+    assert odi["coding"] == [
+        {"system": "http://loinc.org", "code": "97909-6",
+         "display": "Oswestry disability index score ODI"},
+        {"system": "https://stemjourney.org/fhir/CodeSystem/instrument", "code": "odi",
+         "display": "Oswestry Disability Index"},
+    ]  # fmt: skip
     assert unit == "%"
-    unknown, unit = _fhir._observation_code("clinic:grip")
-    assert unknown["coding"][0]["code"] == "clinic:grip"
-    assert unit == "score"
+    quick, _ = observation_code("quickdash")
+    assert [c["system"] for c in quick["coding"]] == [
+        "https://stemjourney.org/fhir/CodeSystem/instrument"
+    ]
+    assert observation_code("clinic:grip") == ({"text": "clinic:grip"}, "score")
     own = Instrument(code="clinic:pain_faces", name="Faces pain scale", low=0,
-                                 high=10, higher_is_better=False, source="clinic")  # fmt: skip
-
-    def lookup(code: str) -> Any:
-        if code == "clinic:pain_faces":
-            return own
-        raise NotFoundError("instrument", code)
-
-    monkeypatch.setattr(_fhir, "get_instrument", lookup)
-    pain, _ = _fhir._observation_code("clinic:pain_faces")
+                     high=10, higher_is_better=False, source="clinic")  # fmt: skip
+    registry = {"clinic:pain_faces": own}
+    monkeypatch.setattr(_res, "INSTRUMENTS", registry)
+    pain, _ = observation_code("clinic:pain_faces")
     assert _codes(pain, "http://loinc.org") == ["38208-5"]
 
 
@@ -512,6 +481,7 @@ def test_loose_records_export_without_dangling_links() -> None:
     assert bdp["status"] == "unavailable"
     [procedure] = by_type(resources, "Procedure")
     assert "usedReference" not in procedure
+    assert [x["url"] for x in procedure["extension"]] == [f"{SD}/entry"]
     [ae] = by_type(resources, "AdverseEvent")
     assert "suspectEntity" not in ae
     assert ae["severity"]["coding"][0]["code"] == "moderate"

@@ -15,6 +15,7 @@ __all__ = [
     "CorruptDatabaseError",
     "DiskFullError",
     "DuplicateError",
+    "FhirImportError",
     "GuardError",
     "IllegalMoveError",
     "IntegrityError",
@@ -46,6 +47,13 @@ class ValidationError(StemJourneyError, ValueError):
         self.problem = problem
         self.allowed = allowed
         super().__init__(f"{field}: {problem}; allowed: {allowed}")
+
+
+class FhirImportError(ValidationError):
+    """A FHIR Bundle cannot be read back into a store; nothing was written.
+
+    ``field`` names the resource and element (``Observation/<id>.extension``...).
+    """
 
 
 class PipelineDefinitionError(StemJourneyError, ValueError):

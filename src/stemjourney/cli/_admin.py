@@ -24,7 +24,7 @@ from stemjourney.reports import (
 )
 from stemjourney.store import SCHEMA_VERSION
 
-__all__ = ["demo", "import_scores", "init", "verify"]
+__all__ = ["demo", "import_", "import_fhir", "import_scores", "init", "verify"]
 
 SCORE_COLUMNS = ("journey_id", "instrument", "value", "measured_at")
 """The columns ``import-scores`` reads (a header row names them; others are ignored)."""
@@ -117,6 +117,34 @@ def import_scores(state: State, csv_file: str) -> None:
         ) as rows:
             written = store.import_scores(rows, actor=state.actor)
     click.echo(f"imported {written} scores")
+
+
+@cli.group("import")
+def import_() -> None:
+    """Imports: a FHIR Bundle the FHIR export wrote (scores from CSV: import-scores)."""
+
+
+@import_.command("fhir")
+@click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False))
+@pass_state
+def import_fhir(state: State, bundle_file: str) -> None:
+    """Read BUNDLE_FILE, a Bundle 'stemjourney export fhir' wrote, into the database.
+
+    Every patient and journey is written in one transaction, each journey replayed
+    through the engine first; a Bundle that cannot be read back is refused with the
+    resource and element at fault, and nothing is written.
+    """
+    import json
+
+    from stemjourney.export import read_fhir_bundle
+
+    try:
+        bundle = json.loads(Path(bundle_file).read_text(encoding="utf-8"))
+    except ValueError:
+        raise ValidationError(bundle_file, "is not JSON", "a FHIR Bundle in JSON") from None
+    found = read_fhir_bundle(bundle)
+    patients, journeys = state.store(create=True).import_history(*found, actor=state.actor)
+    click.echo(f"imported {patients} patients and {journeys} journeys")
 
 
 def _headline(report: CohortReport) -> str:

@@ -113,6 +113,29 @@ def export_fhir(state: State, patients: tuple[str, ...], out_path: str | None) -
     click.echo(f"\n{count} FHIR resources", err=True)
 
 
+@export.command("fhir-definitions")
+@_OUTPUT
+def export_fhir_definitions(out_path: str | None) -> None:
+    """Write the definitions behind the FHIR export's own URLs as one Bundle (JSON).
+
+    The StructureDefinitions of its extensions, its code systems and its
+    Questionnaires: give the file to a FHIR validator (the HL7 validator's -ig).
+    """
+    import json
+
+    from stemjourney.export import fhir_definitions
+
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": resource["url"], "resource": resource} for resource in fhir_definitions()
+        ],
+    }
+    with output(out_path) as out:
+        out.write(json.dumps(bundle, indent=1, ensure_ascii=False) + "\n")
+
+
 @export.command("research")
 @click.option(
     "--key",

@@ -247,6 +247,13 @@ KOOS_SUBSCALES: dict[str, tuple[str, str, int]] = {
     "koos_qol": ("KOOS Knee-related quality of life", "q", 4),
 }
 """KOOS subscales in the order of the form: code to (name, item prefix, item count)."""
+_KOOS_LOINC = {
+    "koos_symptoms": "72101-9",
+    "koos_pain": "72102-7",
+    "koos_adl": "72100-1",
+    "koos_sport": "72099-5",
+    "koos_qol": "72098-7",
+}
 
 
 def _koos(code: str) -> Instrument:
@@ -261,6 +268,7 @@ def _koos(code: str) -> Instrument:
         items=_numbered(prefix, count, 0, 4),
         scorer=_rules.koos_subscale,
         missing_rule=f"at least {math.ceil(count / 2)} of {count} items answered",
+        loinc=_KOOS_LOINC[code],
     )
 
 
@@ -298,6 +306,7 @@ BUILT_IN: tuple[Instrument, ...] = (
         items=_numbered("s", 10, 0, 5),
         scorer=_rules.odi,
         missing_rule="at least 8 of 10 sections answered",
+        loinc="97909-6",
     ),
     Instrument(
         code="ndi",

@@ -2,6 +2,8 @@
 
 Each reader asks only what it needs, so anything that answers the same few questions
 (``iter_journeys``, ``patient``, ``journeys_of``, ``iter_patients``) can stand in for a store.
+A store also streams every patient with the history facts of their journeys in one ordered
+pass (``iter_histories``), which the FHIR export reads instead of rebuilding each journey.
 """
 
 from __future__ import annotations
@@ -10,17 +12,20 @@ from collections.abc import Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
 from stemjourney.clinical._patient import Patient
+from stemjourney.journey._history import HistoryFacts, history_facts
 from stemjourney.journey._journey import Journey
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._table import DEFAULT_PIPELINE
 
 __all__ = [
     "ClinicSource",
+    "HistorySource",
     "JourneyFinder",
     "PipelineHolder",
     "JourneySource",
     "PatientLister",
     "StreamingStore",
+    "histories",
     "journeys_of",
     "patient_ids",
     "patients_with_journeys",
@@ -79,6 +84,15 @@ class PipelineHolder(Protocol):
         ...
 
 
+@runtime_checkable
+class HistorySource(Protocol):
+    """A source that streams its patients with their journeys' history facts (a store does)."""
+
+    def iter_histories(self, batch_size: int = 500) -> Iterator[tuple[Patient, list[HistoryFacts]]]:
+        """Every patient by id, each with the history facts of its journeys by id."""
+        ...
+
+
 JourneySource = StreamingStore | Iterable[Journey]
 """What a report reads: a store with ``iter_journeys()``, or journey values."""
 
@@ -113,6 +127,21 @@ def patients_with_journeys(
     """
     for pid in patient_ids(source) if ids is None else ids:
         yield source.patient(pid), journeys_of(source, pid)
+
+
+def histories(
+    source: ClinicSource, ids: Iterable[str] | None = None
+) -> Iterator[tuple[Patient, list[HistoryFacts]]]:
+    """Each patient of ``source`` (or those in ``ids``) with their journeys' history facts.
+
+    A :class:`HistorySource` streams them in one ordered pass when every patient is
+    wanted; otherwise each patient's journeys are read and turned into facts.
+    """
+    if ids is None and isinstance(source, HistorySource):
+        yield from source.iter_histories()
+        return
+    for patient, journeys in patients_with_journeys(source, ids):
+        yield patient, [history_facts(j) for j in journeys]
 
 
 def pipeline_of(source: object) -> Pipeline:

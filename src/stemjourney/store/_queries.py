@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from stemjourney.clinical._patient import Patient
+from stemjourney.journey._history import HistoryFacts, MoveFacts, RecordFacts
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _rows as r
 from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, PATIENTS, RECORDS, TRANSITIONS
@@ -24,6 +25,7 @@ from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, PATIENTS, R
 __all__ = [
     "SQL",
     "entries_of",
+    "iter_histories",
     "iter_journeys",
     "iter_patients",
     "journey",
@@ -72,6 +74,7 @@ SQL = {
     "transitions_of_many": _moves(f"t.journey_id {_MANY}"),
     "records_of_many": _entries(RECORDS, "r", f"r.journey_id {_MANY}"),
     "observations_of_many": _entries(OBSERVATIONS, "o", f"o.journey_id {_MANY}"),
+    "history_journeys": JOURNEYS.select(f"patient_id {_MANY}", "patient_id, id"),
 }
 """The statements of this module, by name (the query-plan tests read them)."""
 
@@ -186,3 +189,87 @@ def entries_of(conn: sqlite3.Connection, journey_id: str) -> list[TransitionEntr
         r.observation_from_row(row) for row in conn.execute(SQL["observations"], (journey_id,))
     )
     return found
+
+
+# -- history facts: the rows as plain values, for exports that stream the store -------------
+
+_T = len(TRANSITIONS.columns)
+_R = len(RECORDS.columns)
+_O = len(OBSERVATIONS.columns)
+
+
+def _history_entries(
+    conn: sqlite3.Connection, ids: Sequence[str]
+) -> dict[str, tuple[list[MoveFacts], list[RecordFacts]]]:
+    """The moves and record entries of the journeys ``ids`` as plain facts (no decoding)."""
+    grouped: dict[str, tuple[list[MoveFacts], list[RecordFacts]]] = {i: ([], []) for i in ids}
+    args = (json.dumps(list(ids)),)
+    loads = json.loads
+    for row in conn.execute(SQL["transitions_of_many"], args):
+        recorded, actor, reason = row[_T : _T + 3]
+        grouped[row[0]][0].append(
+            MoveFacts(
+                row[1], row[2], row[3], row[4], row[5], row[6], recorded, actor, reason,
+                row[7], row[8], None if row[9] is None else loads(row[9]),
+            )
+        )  # fmt: skip
+    for row in conn.execute(SQL["records_of_many"], args):
+        stage, recorded, actor, reason = row[_R : _R + 4]
+        grouped[row[0]][1].append(
+            RecordFacts(
+                row[1], row[2], loads(row[4]), row[4], row[5], stage, row[6], recorded, actor,
+                row[7], reason,
+            )
+        )  # fmt: skip
+    for row in conn.execute(SQL["observations_of_many"], args):
+        stage, recorded, actor, reason = row[_O : _O + 4]
+        data = {
+            "answers": None if row[4] is None else loads(row[4]),
+            "instrument": row[2],
+            "kind": "score",
+            "measured_at": row[5],
+            "value": float(row[3]),
+        }
+        grouped[row[0]][1].append(
+            RecordFacts(
+                row[1], "score", data, None, row[6], stage, row[7], recorded, actor, row[8],
+                reason,
+            )
+        )  # fmt: skip
+    return grouped
+
+
+def iter_histories(
+    conn: sqlite3.Connection, batch_size: int
+) -> Iterator[tuple[Patient, list[HistoryFacts]]]:
+    """Every patient by id with the history facts of its journeys by id, in one ordered pass.
+
+    Patients are read ``batch_size`` at a time, with their journeys and those journeys'
+    entries in four queries a batch; records are passed on as the JSON they are stored
+    as, not rebuilt.
+    """
+    last = ""
+    while True:
+        rows = conn.execute(SQL["patients_after"], (last, batch_size)).fetchall()
+        if not rows:
+            return
+        ids = [row[0] for row in rows]
+        journeys = conn.execute(SQL["history_journeys"], (json.dumps(ids),)).fetchall()
+        by_patient: dict[str, list[HistoryFacts]] = {i: [] for i in ids}
+        for start in range(0, len(journeys), _CHUNK):
+            chunk = journeys[start : start + _CHUNK]
+            entries = _history_entries(conn, [j[0] for j in chunk])
+            for j in chunk:
+                moves, records = entries[j[0]]
+                moves.sort()
+                records.sort(key=_version)
+                by_patient[j[1]].append(
+                    HistoryFacts(j[0], j[1], j[2], j[3], j[4], j[5], tuple(moves), tuple(records))
+                )
+        for row in rows:
+            yield r.patient_from_row(row), by_patient[row[0]]
+        last = ids[-1]
+
+
+def _version(facts: RecordFacts) -> int:
+    return facts.version

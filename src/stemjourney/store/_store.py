@@ -25,6 +25,7 @@ from stemjourney.exceptions import (
     ValidationError,
 )
 from stemjourney.journey._engine import Engine
+from stemjourney.journey._history import HistoryFacts
 from stemjourney.journey._journey import Journey, ReasonRecord
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.outcomes import OutcomeFacts
@@ -488,6 +489,17 @@ class Store:
         size = v.integer("batch_size", batch_size, low=1)
         with self._read("iter_journeys") as conn:
             yield from q.iter_journeys(conn, size)
+
+    def iter_histories(self, batch_size: int = 500) -> Iterator[tuple[Patient, list[HistoryFacts]]]:
+        """Every patient by id with the history facts of their journeys by id, in one pass.
+
+        What :func:`~stemjourney.export.write_fhir_bundle` streams: patients are read
+        ``batch_size`` at a time with their journeys' moves and records, as plain
+        values (records as the JSON they are stored as), never all at once.
+        """
+        size = v.integer("batch_size", batch_size, low=1)
+        with self._read("iter_histories") as conn:
+            yield from q.iter_histories(conn, size)
 
     def iter_outcome_facts(
         self,
