@@ -40,6 +40,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "cohort_vs_floor": ("<=", 2.0),
     "cohort_peak_mb": ("<", 300.0),
     "worklist_ratio": ("<=", 2.0),
+    "cli_first_answer_ratio": ("<=", 2.5),
 }
 
 
@@ -131,6 +132,9 @@ def main() -> int:
             [str(HERE / "_move.py"), "--blocks", str(args.moves // 25), "--block", "25"]
         )
         steps["engine"] = _python([str(HERE / "engine_move.py")])
+        steps["cli"] = _python(
+            [str(HERE / "cli_start.py"), "--db", str(work / "clinic.db"), "--no-exit-status"]
+        )
         crash = subprocess.Popen(
             [sys.executable, str(HERE / "_crash.py"), "--trials", str(args.crash_trials)],
             cwd=ROOT,
@@ -163,6 +167,7 @@ def main() -> int:
         "cohort_vs_floor": steps["cohort"]["vs_floor"],
         "cohort_peak_mb": steps["cohort"]["report_peak_mb"],
         "worklist_ratio": steps["worklist"]["ratio"],
+        "cli_first_answer_ratio": steps["cli"]["worst_ratio"],
     }
     targets = _judge(figures)
     checks = {
@@ -180,6 +185,7 @@ def main() -> int:
         "checks": checks,
         "unjudged": {
             "cohort_vs_floor_cold": steps["cohort"]["vs_floor_cold"],
+            "cli_first_answer": steps["cli"]["commands"],
             "cohort_seconds": {
                 k: steps["cohort"][f"{k}_s"]
                 for k in ("report_cold", "report_warm", "floor_cold", "floor_warm")

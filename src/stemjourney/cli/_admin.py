@@ -7,22 +7,16 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from stemjourney._files import private_dir, write_private
 from stemjourney.cli._app import DAY, State, cli, pass_state
 from stemjourney.exceptions import ValidationError
-from stemjourney.reports import (
-    CohortReport,
-    cohort_report,
-    patient_report,
-    to_html,
-    to_text,
-    worklist_report,
-)
-from stemjourney.store import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from stemjourney.reports import CohortReport
 
 __all__ = ["demo", "import_scores", "init", "verify"]
 
@@ -34,6 +28,8 @@ SCORE_COLUMNS = ("journey_id", "instrument", "value", "measured_at")
 @pass_state
 def init(state: State) -> None:
     """Create the database named by --db (or check an existing one)."""
+    from stemjourney.store import SCHEMA_VERSION
+
     existed = Path(state.db).exists()
     state.store(create=True)
     verb = "checked existing" if existed else "created"
@@ -155,6 +151,7 @@ def demo(output_dir: str, patients: int, seed: int, today: date | None) -> None:
     the reports are OUTPUT_DIR/cohort.html and OUTPUT_DIR/patient-<id>.html.
     """
     from stemjourney.demo import build_demo_clinic
+    from stemjourney.reports import cohort_report, patient_report, to_html, to_text, worklist_report
     from stemjourney.store import open_store
 
     folder = Path(output_dir)

@@ -8,13 +8,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
 from stemjourney._files import open_private
 from stemjourney.exceptions import StemJourneyError
-from stemjourney.store import Store, open_store
+
+if TYPE_CHECKING:
+    from stemjourney.store import Store
 
 __all__ = ["DAY", "MOMENT", "State", "cli", "output", "pass_state"]
 
@@ -80,6 +82,8 @@ class State:
                     f"database {self.db} does not exist; create it with 'stemjourney init' "
                     "or name another with --db"
                 )
+            from stemjourney.store import open_store
+
             self._store = open_store(self.db)
         return self._store
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from stemjourney.cli._app import DAY, MOMENT, State, cli, pass_state
-from stemjourney.clinical._codec import decode_record, encode_record
-from stemjourney.clinical._scores import Score
 from stemjourney.clinical._vocabulary import CellSource, Side
-from stemjourney.journey._journey import Journey
+
+if TYPE_CHECKING:
+    from stemjourney.journey._journey import Journey
 
 __all__ = ["journey", "patient"]
 
@@ -161,6 +161,8 @@ def record(state: State, journey_id: str, source: TextIO, expected_version: int 
         ) from None
     if not isinstance(data, dict):
         raise click.ClickException("the record must be a JSON object with a 'kind'")
+    from stemjourney.clinical._codec import decode_record
+
     value = decode_record(data)
     done = state.store().record(
         journey_id, value, actor=state.actor, expected_version=expected_version
@@ -180,12 +182,16 @@ def score(
     state: State, journey_id: str, instrument: str, value: float, measured_at: datetime | None
 ) -> None:
     """Add a score on INSTRUMENT (nrs, vas, odi, ...) with VALUE to JOURNEY_ID."""
+    from stemjourney.clinical._scores import Score
+
     shown = Score(instrument=instrument, value=value, measured_at=_now(measured_at))
     done = state.store().record(journey_id, shown, actor=state.actor)
     click.echo(f"{_stand(done)} (added {instrument} {shown.value:g})")
 
 
 def _as_data(j: Journey) -> dict[str, Any]:
+    from stemjourney.clinical._codec import encode_record
+
     return {
         **j.summary(),
         "history": [
@@ -221,6 +227,8 @@ def _as_data(j: Journey) -> dict[str, Any]:
 @pass_state
 def show(state: State, journey_id: str, fmt: str) -> None:
     """Show JOURNEY_ID: its state, history, records and the moves allowed now."""
+    from stemjourney.clinical._scores import Score
+
     store = state.store()
     j = store.journey(journey_id)
     if fmt == "json":

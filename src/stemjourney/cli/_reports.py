@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import click
 
 from stemjourney.cli._app import DAY, State, cli, output, pass_state
-from stemjourney.journey._diagrams import to_dot, to_mermaid
-from stemjourney.reports import FORMATS, cohort_report, patient_report, render, worklist_report
-from stemjourney.reports._source import today
+
+FORMATS = ("text", "markdown", "csv", "html", "json")
+"""The report formats (``stemjourney.reports.FORMATS``; a test checks they agree)."""
 
 __all__ = ["diagram", "export", "report", "worklist"]
 
@@ -48,6 +48,9 @@ def worklist(
     out_path: str | None,
 ) -> None:
     """List the follow-up visits due or overdue from START to END, with their status on ON."""
+    from stemjourney.journey._clock import today
+    from stemjourney.reports import render, worklist_report
+
     first = today() if start is None else start
     last = first + timedelta(days=7) if end is None else end
     made = worklist_report(state.store(), first, last, on=on)
@@ -69,6 +72,8 @@ def patient_command(
     state: State, patient_id: str, on: date | None, fmt: str, out_path: str | None
 ) -> None:
     """One patient's report: timeline, scores against baseline, adverse events, next visit."""
+    from stemjourney.reports import patient_report, render
+
     made = patient_report(state.store(), patient_id, on=on)
     _write(out_path, render(made, fmt))
 
@@ -83,6 +88,8 @@ def cohort_command(
     state: State, instrument: str | None, on: date | None, fmt: str, out_path: str | None
 ) -> None:
     """Cohort outcomes by condition, site, cell source and cycle at each time point."""
+    from stemjourney.reports import cohort_report, render
+
     made = cohort_report(state.store(), on=on, instrument=instrument)
     _write(out_path, render(made, fmt))
 
@@ -159,4 +166,6 @@ def _counter(unit: str) -> Callable[[int], None]:
 )
 def diagram(fmt: str) -> None:
     """Print the pipeline (stages and guarded transitions) as a diagram."""
+    from stemjourney.journey._diagrams import to_dot, to_mermaid
+
     click.echo(to_mermaid() if fmt == "mermaid" else to_dot(), nl=False)
