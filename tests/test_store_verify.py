@@ -218,7 +218,7 @@ def _rehash(path: Path) -> None:
             conn.execute(f"DROP TRIGGER {name}")
         last = conn.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
         covered = Covered(last)
-        scan_rows(conn, sj.DEFAULT_PIPELINE, covered, lambda *a: None)
+        scan_rows(conn, sj.DEFAULT_PIPELINE, sj.DEFAULT_PROTOCOL, covered, lambda *a: None)
         scan_patients(conn, covered, lambda *a: None)
         chain, prev = Chain(), bytes(32)
         empty = hashlib.sha256().digest()

@@ -48,11 +48,13 @@ if TYPE_CHECKING:
         VisitStatus,
         Window,
         as_day,
+        first_score_on,
         open_status,
         plan_windows,
         planned_visits,
         schedule_status,
         time_point_score,
+        visit_status,
         worklist,
     )
     from stemjourney.outcomes._series import (
@@ -122,11 +124,13 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "VisitStatus",
         "Window",
         "as_day",
+        "first_score_on",
         "open_status",
         "plan_windows",
         "planned_visits",
         "schedule_status",
         "time_point_score",
+        "visit_status",
         "worklist",
     ),
     "stemjourney.outcomes._series": (
@@ -189,6 +193,7 @@ __all__ = [
     "day_of",
     "facts_of",
     "first_injections",
+    "first_score_on",
     "get_instrument",
     "improvement",
     "injection_dates",
@@ -207,5 +212,6 @@ __all__ = [
     "score_questionnaire",
     "series",
     "time_point_score",
+    "visit_status",
     "worklist",
 ]

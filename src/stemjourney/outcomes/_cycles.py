@@ -22,7 +22,7 @@ from stemjourney.journey._journey import Journey
 
 __all__ = ["cycle_of", "day_of", "first_injections", "injection_dates"]
 
-T = TypeVar("T", datetime, str)
+T = TypeVar("T", datetime, date, str)
 
 
 def day_of(moment: datetime, tz: tzinfo = UTC) -> date:

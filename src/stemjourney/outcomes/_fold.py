@@ -32,9 +32,10 @@ from stemjourney.outcomes._responders import meets_values
 from stemjourney.outcomes._schedule import (
     VisitStatus,
     Window,
-    open_status,
+    first_score_on,
     plan_windows,
     time_point_score,
+    visit_status,
 )
 
 __all__ = ["CycleFacts", "OutcomeFold", "PointFacts", "TextDays", "VisitFacts"]
@@ -201,12 +202,7 @@ class OutcomeFold:
         on = self.on
         days = sorted({d for d in (day(at) for at, _ in facts.scores) if d <= on})
         for window in self.windows_of(facts):
-            opens, closes = window[4], window[5]
-            at = bisect_left(days, opens)
-            if at < len(days) and days[at] <= closes:
-                yield VisitFacts(window, VisitStatus.COMPLETED)
-            else:
-                yield VisitFacts(window, open_status(window[3], opens, closes, on))
+            yield VisitFacts(window, visit_status(window, first_score_on(window, days), on))
 
 
 def _time(score: tuple[str, float]) -> str:

@@ -16,7 +16,8 @@ that stands for a time point on one instrument is the one nearest the due date
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 
@@ -37,11 +38,13 @@ __all__ = [
     "VisitStatus",
     "Window",
     "as_day",
+    "first_score_on",
     "open_status",
     "plan_windows",
     "planned_visits",
     "schedule_status",
     "time_point_score",
+    "visit_status",
     "worklist",
 ]
 
@@ -59,6 +62,26 @@ class VisitStatus(StrEnum):
     """The window closed with no score in it."""
     COMPLETED = "completed"
     """A score was measured inside the window."""
+
+
+def first_score_on(window: Window, days: Sequence[date]) -> date | None:
+    """The first of the time-ordered score ``days`` inside ``window`` (both ends included):
+    the day the visit was completed, or ``None``.
+
+    >>> w = (1, "6w", date(2026, 1, 1), date(2026, 2, 12), date(2026, 1, 29), date(2026, 2, 26))
+    >>> first_score_on(w, [date(2026, 1, 2), date(2026, 2, 1), date(2026, 2, 3)])
+    datetime.date(2026, 2, 1)
+    """
+    at = bisect_left(days, window[4])
+    return days[at] if at < len(days) and days[at] <= window[5] else None
+
+
+def visit_status(window: Window, first_score: date | None, on: date) -> VisitStatus:
+    """Where a planned visit stands on ``on``: completed when a score inside its window was
+    measured by then (``first_score`` is the first such day), else :func:`open_status`."""
+    if first_score is not None and first_score <= on:
+        return VisitStatus.COMPLETED
+    return open_status(window[3], window[4], window[5], on)
 
 
 def open_status(due: date, opens: date, closes: date, on: date) -> VisitStatus:

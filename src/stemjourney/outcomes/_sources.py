@@ -8,14 +8,20 @@ store's :meth:`~stemjourney.store.Store.iter_outcome_facts`, or, for journey val
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 from stemjourney.clinical._codec import time_text
+from stemjourney.clinical._protocol import Protocol as ClinicProtocol
 from stemjourney.journey._sources import JourneySource, stream
 from stemjourney.outcomes._facts import OutcomeFacts, facts_of
+from stemjourney.outcomes._schedule import Window
 
-__all__ = ["FactSource", "outcome_facts"]
+__all__ = ["FactSource", "ScheduleSource", "Scheduled", "outcome_facts"]
+
+Scheduled = tuple[str, str, str, str, str, Window, date | None]
+"""One planned visit of a journey that has not ended: (journey_id, patient_id, condition,
+site, side, its window, the day of the first score inside it or ``None``)."""
 
 
 @runtime_checkable
@@ -32,6 +38,21 @@ class FactSource(Protocol):
         scores_since: datetime | None = None,
     ) -> Iterator[OutcomeFacts]:
         """The facts of every journey (or those in ``stages``, or of ``journey_ids``)."""
+        ...
+
+
+@runtime_checkable
+class ScheduleSource(Protocol):
+    """A source that keeps the follow-up schedule itself (``stemjourney.store.Store`` does),
+    planned under its ``protocol`` in UTC days."""
+
+    @property
+    def protocol(self) -> ClinicProtocol:
+        """The protocol the schedule was planned with."""
+        ...
+
+    def iter_scheduled(self, first: date, last: date) -> Iterator[Scheduled]:
+        """The visits whose window meets ``first`` to ``last``, by due day, journey, cycle."""
         ...
 
 

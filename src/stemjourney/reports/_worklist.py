@@ -14,8 +14,8 @@ import attrs
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney.exceptions import ValidationError
 from stemjourney.journey._sources import JourneySource, pipeline_of
-from stemjourney.outcomes import OutcomeFacts, OutcomeFold, VisitStatus, as_day
-from stemjourney.outcomes._sources import FactSource, outcome_facts
+from stemjourney.outcomes import OutcomeFacts, OutcomeFold, VisitStatus, as_day, visit_status
+from stemjourney.outcomes._sources import FactSource, ScheduleSource, outcome_facts
 from stemjourney.reports._serialise import plain
 
 __all__ = ["WORK_ITEM_COLUMNS", "WorkItem", "Worklist", "worklist_report"]
@@ -85,6 +85,18 @@ def worklist_report(
     if last < first:
         raise ValidationError("end", "is before start", "a day on or after start")
     day = first if on is None else as_day("on", on, tz)
+    if (
+        isinstance(store, ScheduleSource)
+        and tz is UTC
+        and store.protocol.schedule == protocol.schedule
+    ):
+        # The store keeps the schedule: an index range over the planned visits.
+        listed = [
+            WorkItem(pid, jid, condition, site, side, w[0], w[1], w[3], w[4], w[5], status.value)
+            for jid, pid, condition, site, side, w, done in store.iter_scheduled(first, last)
+            if (status := visit_status(w, done, day)) is not VisitStatus.COMPLETED
+        ]
+        return Worklist(first, last, day, tuple(listed))
     fold = OutcomeFold(protocol, protocol.instruments[0], on=day, tz=tz)
     stages = pipeline_of(store).open_stages
     # First the injections only, to find the journeys with a visit in range; then the

@@ -13,6 +13,7 @@ import json
 import math
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, date
 from typing import Any
 
 from stemjourney.clinical import _validation as v
@@ -23,6 +24,7 @@ from stemjourney.exceptions import NotFoundError, ValidationError
 from stemjourney.journey._engine import Engine
 from stemjourney.store._chain import Chain
 from stemjourney.store._rows import score_value
+from stemjourney.store._schedule import scored_many
 from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, canonical
 
 __all__ = ["import_scores"]
@@ -89,6 +91,7 @@ def import_scores(
     known = _states(conn, batch)
     journeys: dict[str, _Journey] = {}
     out: list[tuple[Any, ...]] = []
+    days: dict[str, list[date]] = {}
     for n, row in enumerate(batch, start=offset):
         try:
             if len(row) not in (4, 5):
@@ -112,6 +115,7 @@ def import_scores(
         )  # fmt: skip
         state.hasher.update(canonical(_NAME, stored))
         out.append(stored)
+        days.setdefault(jid, []).append(when.astimezone(UTC).date())
     entries = []
     bumps = []
     for jid, state in journeys.items():
@@ -122,6 +126,7 @@ def import_scores(
     conn.executemany(AUDIT.insert(), entries)  # seqs in the order the journeys were met
     conn.executemany(_BUMP, bumps)
     conn.executemany(_INSERT, out)
+    scored_many(conn, days)
     return len(out)
 
 

@@ -14,12 +14,14 @@ from typing import Any
 
 from stemjourney.clinical._codec import time_text
 from stemjourney.clinical._patient import Patient
+from stemjourney.clinical._records import Injection
 from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import DuplicateError, IntegrityError, NotFoundError
 from stemjourney.journey._engine import Engine
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _queries as q
 from stemjourney.store import _rows as r
+from stemjourney.store import _schedule as schedule
 from stemjourney.store import _writes as w
 from stemjourney.store._chain import Chain, rows_digest
 from stemjourney.store._state import working
@@ -227,6 +229,21 @@ def apply(
     if isinstance(entry, TransitionEntry) and ctx.engine.pipeline.is_outcome(entry.target):
         closed = time_text(entry.occurred_at)
     w.update_state(conn, after, before.version, closed, fields[5], seq)
+    if isinstance(entry, RecordEntry):
+        _keep_schedule(ctx, before, after, entry)
+
+
+def _keep_schedule(ctx: Context, before: Journey, after: Journey, entry: RecordEntry) -> None:
+    """Plan the visits again after an injection; mark the visit a score completes."""
+    record = entry.record
+    if isinstance(record, Injection):
+        schedule.plan(ctx.conn, after, ctx.engine.protocol)
+    elif isinstance(record, Score):
+        if entry.amends is None:
+            schedule.scored(ctx.conn, after.id, record.measured_at)
+        else:
+            was = next(e.record for e in before.records if e.version == entry.amends)
+            schedule.rescored(ctx.conn, after.id, (was.occurred_at, record.measured_at))
 
 
 def import_journey(ctx: Context, journey: Journey) -> None:
@@ -273,3 +290,4 @@ def import_journey(ctx: Context, journey: Journey) -> None:
     for table in (TRANSITIONS, RECORDS, OBSERVATIONS):
         if table.name in rows:
             conn.executemany(table.insert(), rows[table.name])
+    schedule.plan(conn, journey, ctx.engine.protocol)

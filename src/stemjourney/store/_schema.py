@@ -16,6 +16,7 @@ from stemjourney.store._tables import (
     PATIENT_ERASURES,
     PATIENTS,
     RECORDS,
+    SCHEDULE,
     STORE_META,
     TABLES,
     TRANSITIONS,
@@ -66,6 +67,8 @@ _INDEXES = [
     "(journey_id, cycle, instrument, stage_seq, measured_at)",
     f"CREATE INDEX observations_amended ON {OBSERVATIONS.name} (journey_id, amends) "
     "WHERE amends IS NOT NULL",
+    f"CREATE INDEX observations_by_time ON {OBSERVATIONS.name} (journey_id, measured_at)",
+    f"CREATE INDEX schedule_by_window ON {SCHEDULE.name} (closes, opens)",
 ]
 
 _TRIGGERS = [
@@ -120,6 +123,17 @@ _VIEWS = [
         SELECT o.journey_id, o.version, o.amends, 'score', a.reason, a.actor, a.recorded_at
         FROM {OBSERVATIONS.name} AS o JOIN {AUDIT.name} AS a ON a.seq = o.audit_seq
         WHERE o.amends IS NOT NULL""",
+    f"""CREATE VIEW visits_due AS
+        SELECT s.journey_id, j.patient_id, j.condition, j.site, j.side, s.cycle, s.time_point,
+               s.due, s.opens, s.closes, s.first_score_on,
+               CASE WHEN s.first_score_on IS NOT NULL
+                         AND s.first_score_on <= date('now') THEN 'completed'
+                    WHEN date('now') < s.opens THEN 'upcoming'
+                    WHEN date('now') <= s.due THEN 'in_window'
+                    WHEN date('now') <= s.closes THEN 'overdue'
+                    ELSE 'missed' END AS status
+        FROM {SCHEDULE.name} AS s JOIN {JOURNEYS.name} AS j ON j.id = s.journey_id
+        WHERE j.closed_at IS NULL""",
     f"""CREATE VIEW transition_trail AS
         SELECT t.journey_id, t.seq, t.source AS from_stage, t.target AS to_stage, t.cycle,
                t.occurred_at, a.recorded_at, a.actor, a.reason, t.late_reason,

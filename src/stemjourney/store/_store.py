@@ -35,6 +35,7 @@ from stemjourney.store._chain import Chain, Head
 from stemjourney.store._errors import map_errors
 from stemjourney.store._facts import iter_facts
 from stemjourney.store._import import import_scores
+from stemjourney.store._schedule import Scheduled, iter_scheduled
 from stemjourney.store._state import amendable, trim
 from stemjourney.store._verify import VerifyReport, verify
 
@@ -522,6 +523,12 @@ class Store:
                 scores_since=since,
                 with_records=with_records,
             )
+
+    def iter_scheduled(self, first: date, last: date) -> Iterator[Scheduled]:
+        """The planned follow-up visits of journeys not ended whose window meets the days
+        ``first`` to ``last`` (UTC), by due day: what the work-list reads."""
+        with self._read("iter_scheduled") as conn:
+            yield from iter_scheduled(conn, first, last)
 
     # -- integrity --------------------------------------------------------------------
 

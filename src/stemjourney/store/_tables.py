@@ -25,6 +25,7 @@ __all__ = [
     "PATIENTS",
     "PATIENT_ERASURES",
     "RECORDS",
+    "SCHEDULE",
     "STORE_META",
     "TABLES",
     "TRANSITIONS",
@@ -219,6 +220,27 @@ OBSERVATIONS = Table(
     description="Pain and function scores; recorded_at, actor and reason in audit_log.",
 )
 
+SCHEDULE = Table(
+    "schedule",
+    (
+        _c("journey_id", "TEXT NOT NULL REFERENCES journeys (id)", "the journey"),
+        _c("cycle", "INTEGER NOT NULL", "the treatment round the visit follows"),
+        _c("time_point", "TEXT NOT NULL", "the visit's label in the protocol: 6w, 3m, ..."),
+        _c("injected_on", "TEXT NOT NULL", "the day of the cycle's first injection (UTC)"),
+        _c("due", "TEXT NOT NULL", "the day the visit is due (UTC)"),
+        _c("opens", "TEXT NOT NULL", "the first day of its window"),
+        _c("closes", "TEXT NOT NULL", "the last day of its window"),
+        _c("first_score_on", "TEXT", "the day of the first score inside the window, if any"),
+    ),
+    constraints=("PRIMARY KEY (journey_id, cycle, time_point)",),
+    options="STRICT, WITHOUT ROWID",
+    description=(
+        "Each journey's planned follow-up visits under the store's protocol, in UTC days: "
+        "planned when an injection is recorded, replanned when one is amended, completed "
+        "by the first score inside the window; verify() checks it against the history."
+    ),
+)
+
 PATIENT_ERASURES = Table(
     "patient_erasures",
     (
@@ -251,6 +273,7 @@ TABLES: tuple[Table, ...] = (
     TRANSITIONS,
     RECORDS,
     OBSERVATIONS,
+    SCHEDULE,
 )
 """Every table of the store, in the order they are created."""
 

@@ -20,6 +20,7 @@ from stemjourney.exceptions import SchemaError, ValidationError
 from stemjourney.journey._engine import Engine
 from stemjourney.store._chain import GENESIS, Chain, rows_digest
 from stemjourney.store._rows import score_value
+from stemjourney.store._schedule import replan
 from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION, STATEMENTS
 from stemjourney.store._schema1 import V1_TABLES, check_schema1
 from stemjourney.store._tables import (
@@ -149,6 +150,8 @@ def _upgrade_1(conn: sqlite3.Connection, chain: Chain, engine: Engine) -> None:
     _copy_1(conn, chain, engine, count, head)
     for table in reversed(V1_TABLES):
         conn.execute(f"DROP TABLE v1_{table}")
+    ids = [jid for (jid,) in conn.execute(f"SELECT id FROM {JOURNEYS.name} ORDER BY id")]
+    replan(conn, ids, engine.protocol)
     _settings(conn, chain, {"upgraded_from": "1"})
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -280,7 +280,12 @@ def verify(
         run.step(STORE_META.name, run.settings)
         last = run.step(AUDIT.name, _last_seq, conn)
         covered = Covered(last or 0)
-        updated = run.step("journeys", scan_rows, conn, engine.pipeline, covered, run.found) or {}
+        updated = (
+            run.step(
+                "journeys", scan_rows, conn, engine.pipeline, engine.protocol, covered, run.found
+            )
+            or {}
+        )
         run.journeys = len(updated)
         run.step("patients", scan_patients, conn, covered, run.found)
         run.step(AUDIT.name, run.chain_pass, covered, updated, expected_head)

@@ -16,7 +16,7 @@ import math
 import sqlite3
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -25,14 +25,17 @@ import attrs
 
 from stemjourney.clinical._codec import RECORD_TYPES
 from stemjourney.clinical._instruments import INSTRUMENTS
+from stemjourney.clinical._protocol import Protocol
 from stemjourney.clinical._scores import Score
 from stemjourney.journey._pipeline import Pipeline
+from stemjourney.store._schedule import planned_rows
 from stemjourney.store._tables import (
     JOURNEYS,
     OBSERVATIONS,
     PATIENT_ERASURES,
     PATIENTS,
     RECORDS,
+    SCHEDULE,
     TRANSITIONS,
     canonical,
 )
@@ -245,9 +248,43 @@ class _Journey:
             found(JOURNEYS.name, jid, "version", "the entries' versions have gaps or repeats")
 
 
+def _schedule(
+    jid: str,
+    r_rows: list[Any],
+    o_rows: list[Any],
+    amended: set[int],
+    stored: list[Any],
+    protocol: Protocol,
+    found: Found,
+) -> None:
+    """Check the journey's planned visits against its injections and scores in force."""
+    try:
+        injections = [
+            (r[5], date.fromisoformat(str(r[3])[:10]))
+            for r in r_rows
+            if r[2] == "injection" and r[1] not in amended
+        ]
+        days = sorted({date.fromisoformat(str(o[5])[:10]) for o in o_rows if o[1] not in amended})
+    except ValueError:
+        return  # a damaged time is reported by the row checks
+    expected = {tuple(row[1:3]): row for row in planned_rows(jid, injections, days, protocol)}
+    kept = {tuple(row[1:3]): tuple(row) for row in stored}
+    for key in sorted(set(expected) | set(kept), key=str):
+        name = f"{jid}/{key[0]}/{key[1]}"
+        if key not in kept:
+            found(SCHEDULE.name, name, None, "is missing: the history plans this visit")
+        elif key not in expected:
+            found(SCHEDULE.name, name, None, "is not a visit the history plans")
+        else:
+            for column, want, have in zip(SCHEDULE.names, expected[key], kept[key], strict=True):
+                if want != have:
+                    found(SCHEDULE.name, name, column, "differs from the journey's history")
+
+
 def scan_rows(
     conn: sqlite3.Connection,
     pipeline: Pipeline,
+    protocol: Protocol,
     covered: Covered,
     found: Found,
 ) -> dict[str, tuple[int, str]]:
@@ -256,13 +293,15 @@ def scan_rows(
     moves = _stream(conn, TRANSITIONS.select(order="journey_id, seq"))
     records = _stream(conn, RECORDS.select(order="journey_id, version"))
     scores = _stream(conn, OBSERVATIONS.select(order="journey_id, version"))
+    planned = _stream(conn, SCHEDULE.select(order="journey_id, cycle, time_point"))
     heads: dict[str, Any] = {
         "t": next(moves, None),
         "r": next(records, None),
         "o": next(scores, None),
+        "s": next(planned, None),
     }
-    streams = {"t": moves, "r": records, "o": scores}
-    names = {"t": TRANSITIONS.name, "r": RECORDS.name, "o": OBSERVATIONS.name}
+    streams = {"t": moves, "r": records, "o": scores, "s": planned}
+    names = {"t": TRANSITIONS.name, "r": RECORDS.name, "o": OBSERVATIONS.name, "s": SCHEDULE.name}
     updated: dict[str, tuple[int, str]] = {}
 
     def take(name: str, jid: str) -> list[Any]:
@@ -296,6 +335,7 @@ def scan_rows(
                     amended.add(amends)
         versions = [t[2] for t in t_rows] + [r[1] for r in r_rows] + [o[1] for o in o_rows]
         check.summary(j, t_rows, versions)
+        _schedule(jid, r_rows, o_rows, amended, take("s", jid), protocol, found)
         groups: dict[Any, list[tuple[str, Sequence[Any]]]] = {}
         if t_rows:
             groups.setdefault(t_rows[0][10], []).append((JOURNEYS.name, tuple(j[:7])))
@@ -313,7 +353,7 @@ def scan_rows(
         if groups and last_seq != max(s for s in groups if isinstance(s, int)):
             found(JOURNEYS.name, jid, "last_seq", "is not the journey's latest audit entry")
         updated[jid] = (last_seq, j[JOURNEYS.index("updated_at")])
-    for name in ("t", "r", "o"):
+    for name in ("t", "r", "o", "s"):
         take(name, "\U0010ffff" * 4)
     return updated
 
