@@ -50,6 +50,7 @@ def clinic(tmp_path: Path) -> Path:
 def test_every_command_is_tested_here() -> None:
     """The list of commands is the one these tests were written for."""
     assert COMMANDS == [
+        ("datasette-metadata",),
         ("demo",),
         ("diagram",),
         ("export",),

@@ -5,12 +5,20 @@ Importing this package loads click and the command definitions only: each comman
 imports the store, reports or exports it needs when it runs.
 """
 
-from stemjourney.cli import _admin, _imports, _journeys, _listing, _patients, _reports
+from stemjourney.cli import (
+    _admin,
+    _datasette,
+    _imports,
+    _journeys,
+    _listing,
+    _patients,
+    _reports,
+)
 from stemjourney.cli._app import cli
 
 __all__ = ["cli", "main"]
 
-_COMMANDS = (_admin, _imports, _journeys, _listing, _patients, _reports)
+_COMMANDS = (_admin, _datasette, _imports, _journeys, _listing, _patients, _reports)
 
 
 def main() -> None:
