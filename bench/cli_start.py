@@ -1,6 +1,7 @@
 """The command line's first answer: a whole ``stemjourney`` process against plain python.
 
-For ``journey show``, ``report patient`` and ``worklist``, each run as the installed
+For ``journey show`` and ``report patient`` of a typical journey in follow-up (and its
+patient), and ``worklist`` for a week, each run as the installed
 console script does (a new process: interpreter start, imports, store opened, rows read,
 answer printed), against ``_cli_floor.py``: a plain python script with sqlite3 and json
 reading the same rows (the work-list answered by the harness's SQL reference) and
@@ -8,7 +9,9 @@ printing them. Both have their compiled bytecode cached, as an ordinary install 
 the environment may set ``PYTHONDONTWRITEBYTECODE``, so this harness removes it and
 points ``PYTHONPYCACHEPREFIX`` at a cache of its own, filled by one unmeasured run of
 each. Runs are interleaved (command line, floor, floor, command line, ...) and the
-figure is the ratio of the medians of the wall times. With nothing cached (an empty
+figure is the ratio of the medians of the wall times. ``dependencies_only`` is
+``python -c "import attrs, click"`` timed the same way: the least any command can cost
+(not judged). With nothing cached (an empty
 cache that is never written) each is also run a few times: reported, not judged.
 
 Prints JSON: ``cli_first_answer_ratio`` per command, the medians in milliseconds, the
@@ -38,6 +41,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 TARGET = 2.5
 """At most this many times the floor's median, for each command."""
+DEPENDENCIES = [sys.executable, "-c", "import attrs, click"]
+"""The library's two start-up dependencies and nothing else: the lower bound of any command,
+reported beside the ratios (not judged)."""
 
 
 def _julian(day: date) -> float:
@@ -45,13 +51,15 @@ def _julian(day: date) -> float:
 
 
 def _choose(db: Path, today: date | None) -> tuple[str, str, date]:
-    """A journey in follow-up with the most scores, its patient, and the day to ask about."""
+    """A typical journey in follow-up (the median number of scores among them), its
+    patient, and the day to ask about (the latest score's, unless given)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    row = conn.execute(
+    counted = conn.execute(
         "SELECT o.journey_id, j.patient_id, count(*) AS n FROM observations AS o "
         "JOIN journeys AS j ON j.id = o.journey_id WHERE j.stage = 'follow_up' "
-        "GROUP BY o.journey_id ORDER BY n DESC, o.journey_id LIMIT 1"
-    ).fetchone()
+        "GROUP BY o.journey_id ORDER BY n, o.journey_id"
+    ).fetchall()
+    row = counted[len(counted) // 2] if counted else None
     if today is None:
         latest = conn.execute("SELECT max(measured_at) FROM observations").fetchone()[0]
         today = date.fromisoformat(latest[:10])
@@ -160,7 +168,10 @@ def measure(db: Path, *, rounds: int = 21, cold_rounds: int = 3, today: date | N
         times: dict[str, dict[str, list[float]]] = {
             name: {"cli": [], "floor": [], "cli_cpu": [], "floor_cpu": []} for name in cases
         }
+        deps: list[float] = []
+        _run(DEPENDENCIES, env)
         for n in range(rounds):
+            deps.append(_run(DEPENDENCIES, env)[0])
             for name, case in cases.items():
                 order = ("cli", "floor") if n % 2 == 0 else ("floor", "cli")
                 for who in order:
@@ -194,12 +205,18 @@ def measure(db: Path, *, rounds: int = 21, cold_rounds: int = 3, today: date | N
             "output_lines": {k: v.count("\n") for k, v in outputs[name].items()},
         }
     worst = max(c["cli_first_answer_ratio"] for c in commands.values())
+    floors = median(median(t["floor"]) for t in times.values())
     return {
         "cli_first_answer_ratio": {k: v["cli_first_answer_ratio"] for k, v in commands.items()},
         "worst_ratio": worst,
         "target": f"<= {TARGET}",
         "met": worst <= TARGET,
         "commands": commands,
+        "dependencies_only": {
+            "what": "python -c 'import attrs, click': the least any command costs",
+            "ms": _ms(median(deps)),
+            "ratio_to_floor": round(median(deps) / floors, 2),
+        },
         "chosen": chosen,
         "rounds": rounds,
         "database": str(db),

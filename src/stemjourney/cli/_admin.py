@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,6 +88,8 @@ def _wrapped(lines: list[str]) -> list[str]:
         if len(line) <= WIDTH:
             out.append(line)
         else:
+            import textwrap
+
             out.extend(textwrap.wrap(line, WIDTH, subsequent_indent="  "))
     return out
 

@@ -13,8 +13,6 @@ Run ``datasette serve demo-output/clinic.db -m metadata.json`` with the file it 
 from __future__ import annotations
 
 import json
-import re
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +55,7 @@ QUERY_NAMES = (
 )
 """The canned queries, in the order Datasette lists them."""
 
-_READS = re.compile(r"\b(?:FROM|JOIN)\s+(\w+)", re.I)
+_READS = r"\b(?:FROM|JOIN)\s+(\w+)"
 
 
 def _tables() -> Any:
@@ -68,6 +66,9 @@ def _tables() -> Any:
 
 def _views() -> dict[str, tuple[list[str], list[str]]]:
     """Each view's columns and the tables (or views) it reads, from the schema itself."""
+    import re
+    import sqlite3
+
     from stemjourney.store._schema import STATEMENTS, expected_objects
 
     conn = sqlite3.connect(":memory:")
@@ -79,7 +80,7 @@ def _views() -> dict[str, tuple[list[str], list[str]]]:
             if kind != "view":
                 continue
             columns = [row[1] for row in conn.execute(f"PRAGMA table_info({name})")]
-            found[name] = (columns, list(dict.fromkeys(_READS.findall(sql))))
+            found[name] = (columns, list(dict.fromkeys(re.findall(_READS, sql, re.I))))
         return found
     finally:
         conn.close()

@@ -10,11 +10,13 @@ nothing.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    import csv
 
 import click
 
@@ -40,6 +42,8 @@ def _at(line: int, error: ValidationError) -> ValidationError:
 
 
 def _reader(handle: TextIO) -> csv.DictReader[str]:
+    import csv
+
     reader = csv.DictReader(handle)
     missing = [c for c in SCORE_COLUMNS if c not in (reader.fieldnames or ())]
     if missing:

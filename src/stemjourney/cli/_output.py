@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
@@ -55,6 +54,8 @@ def write_rows(
     if fmt == "json":
         out.write(json.dumps([{c: r.get(c) for c in columns} for r in rows], indent=2) + "\n")
     elif fmt == "csv":
+        import csv
+
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows([_cell(r.get(c)) for c in columns] for r in rows)
