@@ -33,9 +33,18 @@ chromium:
 			|| echo "chromium could not be installed: the browser test will be skipped"; \
 	fi
 
-docs: $(STAMP)
+# Diagrams are drawn at build time by the Mermaid command line (npm) with Chromium; without
+# them the pages carry the diagrams for mermaid.js to draw in the browser.
+docs: $(STAMP) chromium $(VENV)/node_modules/.bin/mmdc
 	$(BIN)/python -m pip install --quiet -e ".[docs]"
 	$(BIN)/sphinx-build -b html -W --keep-going docs docs/_build/html
+
+$(VENV)/node_modules/.bin/mmdc: $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+		PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --no-save \
+			--prefix $(VENV) @mermaid-js/mermaid-cli@11 >/dev/null \
+			|| echo "the Mermaid command line could not be installed: diagrams drawn in the browser"; \
+	else echo "npm not found: diagrams will be drawn in the browser"; fi
 
 demo: $(STAMP)
 	$(BIN)/stemjourney demo

@@ -42,6 +42,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "cohort_peak_mb": ("<", 300.0),
     "worklist_ratio": ("<=", 2.0),
     "fhir_vs_floor": (">=", 0.6),
+    "cli_first_answer_ratio": ("<=", 2.5),
 }
 
 
@@ -133,6 +134,9 @@ def main() -> int:
             [str(HERE / "_move.py"), "--blocks", str(args.moves // 25), "--block", "25"]
         )
         steps["engine"] = _python([str(HERE / "engine_move.py")])
+        steps["cli"] = _python(
+            [str(HERE / "cli_start.py"), "--db", str(work / "clinic.db"), "--no-exit-status"]
+        )
         crash = subprocess.Popen(
             [sys.executable, str(HERE / "_crash.py"), "--trials", str(args.crash_trials)],
             cwd=ROOT,
@@ -168,6 +172,7 @@ def main() -> int:
         "worklist_ratio": steps["worklist"]["ratio"],
         "fhir_vs_floor": steps["fhir"]["ratio"],
         "fhir_export_peak_mb": steps["fhir"]["export_peak_mb"],
+        "cli_first_answer_ratio": steps["cli"]["worst_ratio"],
     }
     targets = _judge(figures)
     checks = {
@@ -185,6 +190,7 @@ def main() -> int:
         "checks": checks,
         "unjudged": {
             "cohort_vs_floor_cold": steps["cohort"]["vs_floor_cold"],
+            "cli_first_answer": steps["cli"]["commands"],
             "cohort_seconds": {
                 k: steps["cohort"][f"{k}_s"]
                 for k in ("report_cold", "report_warm", "floor_cold", "floor_warm")

@@ -50,6 +50,7 @@ def clinic(tmp_path: Path) -> Path:
 def test_every_command_is_tested_here() -> None:
     """The list of commands is the one these tests were written for."""
     assert COMMANDS == [
+        ("datasette-metadata",),
         ("demo",),
         ("diagram",),
         ("export",),
@@ -58,9 +59,12 @@ def test_every_command_is_tested_here() -> None:
         ("export", "research"),
         ("import",),
         ("import", "fhir"),
+        ("import", "scores"),
         ("import-scores",),
         ("init",),
         ("journey",),
+        ("journey", "amend"),
+        ("journey", "list"),
         ("journey", "move"),
         ("journey", "open"),
         ("journey", "record"),
@@ -68,6 +72,8 @@ def test_every_command_is_tested_here() -> None:
         ("journey", "show"),
         ("patient",),
         ("patient", "add"),
+        ("patient", "find"),
+        ("patient", "list"),
         ("report",),
         ("report", "cohort"),
         ("report", "patient"),
@@ -104,8 +110,9 @@ def test_a_missing_database_is_one_line_on_stderr(tmp_path: Path) -> None:
     result = run(tmp_path / "none.db", "verify")
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith("error: database ")
+    assert result.stderr.startswith("error: database file not found")
     assert "stemjourney init" in result.stderr
+    assert "none.db" not in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -335,10 +342,10 @@ def test_import_scores_from_csv_shows_progress(clinic: Path, tmp_path: Path) -> 
         "j-2,nrs,2,2026-07-20T10:00:00+00:00\n"
         "j-2,vas,31.5,2026-07-20T10:00\n"
     )
-    result = run(clinic, "import-scores", str(source))
+    result = run(clinic, "import", "scores", str(source))
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "imported 2 scores\n"
-    assert "importing scores" in result.stderr
+    assert result.stdout == "imported 2 scores (0 already present)\n"
+    assert result.stderr == "checking scores: 2 rows\n"
     shown = run(clinic, "journey", "show", "j-2").stdout
     assert "score vas 31.5" in shown
 
@@ -346,10 +353,13 @@ def test_import_scores_from_csv_shows_progress(clinic: Path, tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("journey,value\nj-2,3\n", "error: header: lacks journey_id, instrument, measured_at"),
-        ("journey_id,instrument,value,measured_at\nj-2,nrs,lots,2026-07-20\n", "rows[0].value"),
-        ("journey_id,instrument,value,measured_at\nj-2,nrs,3,noon\n", "rows[0].measured_at"),
-        ("journey_id,instrument,value,measured_at\nj-2,nrs,30,2026-07-20\n", "rows[0].value"),
+        (
+            "journey,value\nj-2,3\n",
+            "error: line 1 (header): lacks journey_id, instrument, measured_at",
+        ),
+        ("journey_id,instrument,value,measured_at\nj-2,nrs,lots,2026-07-20\n", "line 2, value"),
+        ("journey_id,instrument,value,measured_at\nj-2,nrs,3,noon\n", "line 2, measured_at"),
+        ("journey_id,instrument,value,measured_at\nj-2,nrs,30,2026-07-20\n", "line 2, value"),
     ],
 )
 def test_import_scores_refuses_bad_rows_with_their_number(
@@ -358,7 +368,7 @@ def test_import_scores_refuses_bad_rows_with_their_number(
     """A bad header or row is one error line naming the row and field."""
     source = tmp_path / "bad.csv"
     source.write_text(content)
-    result = run(clinic, "import-scores", str(source))
+    result = run(clinic, "import", "scores", str(source))
     assert result.exit_code == 1
     last = result.stderr.splitlines()[-1]
     assert last.startswith("error: ")

@@ -1,39 +1,35 @@
-"""Commands that look after the database: create, verify, import scores, and the demo clinic."""
+"""Commands that look after the database: create, verify, and the demo clinic."""
 
 from __future__ import annotations
 
-import csv
 import sys
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from stemjourney._files import private_dir, write_private
 from stemjourney.cli._app import DAY, State, cli, pass_state
-from stemjourney.exceptions import ValidationError
-from stemjourney.reports import (
-    CohortReport,
-    cohort_report,
-    patient_report,
-    to_html,
-    to_text,
-    worklist_report,
-)
-from stemjourney.store import SCHEMA_VERSION
+from stemjourney.cli._output import table
+from stemjourney.cli._params import Whole
+from stemjourney.cli._progress import progress
 
-__all__ = ["demo", "import_", "import_fhir", "import_scores", "init", "verify"]
+if TYPE_CHECKING:
+    from stemjourney.reports import CohortReport, Worklist
 
-SCORE_COLUMNS = ("journey_id", "instrument", "value", "measured_at")
-"""The columns ``import-scores`` reads (a header row names them; others are ignored)."""
+__all__ = ["WIDTH", "demo", "init", "verify"]
+
+WIDTH = 100
+"""The demo's terminal output fits this many columns."""
 
 
 @cli.command()
 @pass_state
 def init(state: State) -> None:
     """Create the database named by --db (or check an existing one)."""
+    from stemjourney.store import SCHEMA_VERSION
+
     existed = Path(state.db).exists()
     state.store(create=True)
     verb = "checked existing" if existed else "created"
@@ -53,114 +49,49 @@ def verify(state: State) -> None:
     raise click.ClickException(f"{len(found.problems)} problem(s) found")
 
 
-def _number(text: str, row: int) -> float | int:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise ValidationError(f"rows[{row}].value", "is not a number", "a number") from None
-
-
-def _moment(text: str, row: int) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationError(
-            f"rows[{row}].measured_at", "is not an ISO 8601 time", "e.g. 2026-03-02T09:30:00+00:00"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _reader(handle: TextIO) -> csv.DictReader[str]:
-    reader = csv.DictReader(handle)
-    missing = [c for c in SCORE_COLUMNS if c not in (reader.fieldnames or ())]
-    if missing:
-        raise ValidationError(
-            "header", f"lacks {', '.join(missing)}", "a header row with " + ", ".join(SCORE_COLUMNS)
-        )
-    return reader
-
-
-def _rows(reader: csv.DictReader[str]) -> Iterator[tuple[Any, ...]]:
-    for n, line in enumerate(reader):
-        yield (
-            line["journey_id"],
-            line["instrument"],
-            _number(line["value"], n),
-            _moment(line["measured_at"], n),
-        )
-
-
-@cli.command("import-scores")
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
-@pass_state
-def import_scores(state: State, csv_file: str) -> None:
-    """Import scores from CSV_FILE: columns journey_id, instrument, value, measured_at.
-
-    Times without an offset are read as UTC. Rows are written in batches; a bad row
-    stops the import with its row number (the batches before it stay written).
-    """
-    path = Path(csv_file)
-    with path.open(encoding="utf-8", newline="") as handle:
-        total = max(sum(1 for _ in handle) - 1, 0)
-    store = state.store()
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = _reader(handle)
-        with click.progressbar(
-            _rows(reader),
-            length=total,
-            label="importing scores",
-            file=sys.stderr,
-        ) as rows:
-            written = store.import_scores(rows, actor=state.actor)
-    click.echo(f"imported {written} scores")
-
-
-@cli.group("import")
-def import_() -> None:
-    """Imports: a FHIR Bundle the FHIR export wrote (scores from CSV: import-scores)."""
-
-
-@import_.command("fhir")
-@click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False))
-@pass_state
-def import_fhir(state: State, bundle_file: str) -> None:
-    """Read BUNDLE_FILE, a Bundle 'stemjourney export fhir' wrote, into the database.
-
-    Every patient and journey is written in one transaction, each journey replayed
-    through the engine first; a Bundle that cannot be read back is refused with the
-    resource and element at fault, and nothing is written.
-    """
-    import json
-
-    from stemjourney.export import read_fhir_bundle
-
-    try:
-        bundle = json.loads(Path(bundle_file).read_text(encoding="utf-8"))
-    except ValueError:
-        raise ValidationError(bundle_file, "is not JSON", "a FHIR Bundle in JSON") from None
-    found = read_fhir_bundle(bundle)
-    patients, journeys = state.store(create=True).import_history(*found, actor=state.actor)
-    click.echo(f"imported {patients} patients and {journeys} journeys")
-
-
-def _headline(report: CohortReport) -> str:
+def _headline(report: CohortReport) -> list[str]:
+    """Mean change from baseline per group and time point, in at most :data:`WIDTH` columns."""
     labels = [r.time_point for r in report.groups[0].rows[1:]] if report.groups else []
-    lines = [
-        "Mean change in " + report.instrument + " from baseline (journeys scored), by group:",
-        f"{'group':<64} {'n':>4}  " + "  ".join(f"{label:>12}" for label in labels),
-    ]
-    for g in report.groups:
+    names = [f"{g.site}, {g.cell_source}, c{g.cycle}" for g in report.groups]
+    if len(set(names)) < len(names):  # two conditions at one site: name the condition too
+        names = [f"{g.condition}, {n}" for g, n in zip(report.groups, names, strict=True)]
+    room = WIDTH - 6 - 11 * len(labels)
+    rows = []
+    for g, name in zip(report.groups, names, strict=True):
         cells = [
             "-" if r.mean_change is None else f"{r.mean_change:+.1f} ({r.patients})"
             for r in g.rows[1:]
         ]
-        name = f"{g.condition}, {g.site}, {g.cell_source}, c{g.cycle}"
-        lines.append(f"{name[:64]:<64} {g.journeys:>4}  " + "  ".join(f"{c:>12}" for c in cells))
-    return "\n".join(lines)
+        shown = name if len(name) <= room else name[: room - 1] + "…"
+        rows.append([shown, g.journeys, *cells])
+    lines = table(["group", "n", *labels], rows)
+    return [
+        f"Mean change in {report.instrument} from baseline (journeys scored), by group:",
+        *lines,
+    ]
+
+
+def _visits(work: Worklist) -> list[str]:
+    rows = [
+        [i.patient_id, i.journey_id, f"{i.site} ({i.side})", i.cycle, i.time_point, i.due,
+         i.status.replace("_", " ")]
+        for i in work.items
+    ]  # fmt: skip
+    head = f"Follow-up work-list for {work.on.isoformat()}: {len(rows)} visit(s) due or overdue"
+    columns = ["patient", "journey", "site", "cycle", "time point", "due", "status"]
+    return [head, *table(columns, rows)] if rows else [head]
+
+
+def _wrapped(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= WIDTH:
+            out.append(line)
+        else:
+            import textwrap
+
+            out.extend(textwrap.wrap(line, WIDTH, subsequent_indent="  "))
+    return out
 
 
 @cli.command()
@@ -171,33 +102,33 @@ def _headline(report: CohortReport) -> str:
     show_default=True,
     help="Where to write the demo database and the HTML reports.",
 )
-@click.option("--patients", type=click.IntRange(1, 100_000), default=300, show_default=True)
+@click.option("--patients", type=Whole(1), default=300, show_default=True)
 @click.option(
-    "--seed", type=int, default=2026, show_default=True, help="The same seed, the same clinic."
+    "--seed", type=Whole(0), default=2026, show_default=True, help="The same seed, the same clinic."
 )
 @click.option("--today", **DAY, help="The demo's today (today by default).")
 def demo(output_dir: str, patients: int, seed: int, today: date | None) -> None:
     """Build the synthetic demo clinic, write its HTML reports, print its summary and work-list.
 
     No real person is in it. The database is OUTPUT_DIR/clinic.db (rebuilt each time);
-    the reports are OUTPUT_DIR/cohort.html and OUTPUT_DIR/patient-<id>.html.
+    the reports are OUTPUT_DIR/cohort.html and OUTPUT_DIR/patient-<id>.html. The
+    output fits 100 columns; then try 'stemjourney --db OUTPUT_DIR/clinic.db worklist'.
     """
     from stemjourney.demo import build_demo_clinic
+    from stemjourney.reports import cohort_report, patient_report, to_html, worklist_report
     from stemjourney.store import open_store
 
     folder = Path(output_dir)
     private_dir(folder)
     db = folder / "clinic.db"
-    with click.progressbar(
-        length=patients, label="building the demo clinic", file=sys.stderr
-    ) as bar:
+    with progress("building the demo clinic", "patients", patients) as update:
         summary = build_demo_clinic(
             db,
             seed=seed,
             patients=patients,
             today=today,
             overwrite=True,
-            progress=lambda done, _all: bar.update(1),
+            progress=lambda done, _all: update(done),
         )
     day = summary.today
     with open_store(db) as store:
@@ -210,14 +141,17 @@ def demo(output_dir: str, patients: int, seed: int, today: date | None) -> None:
             write_private(page, to_html(patient_report(store, chosen, on=day)))
             written.append(page)
         work = worklist_report(store, day, day, on=day)
-    click.echo("\n".join(summary.lines()))
-    click.echo("")
-    click.echo(_headline(cohort))
-    click.echo("")
-    click.echo(to_text(work))
-    click.echo(f"database: {db}")
-    for path in written:
-        click.echo(f"wrote {path}")
+    lines = [*summary.lines(), "", *_headline(cohort), "", *_visits(work), ""]
+    lines.append(f"database: {db}")
+    lines.extend(f"wrote {path}" for path in written)
+    lines.append(f"try: {_program()} --db {db} worklist")
+    sys.stdout.write("\n".join(_wrapped(lines)) + "\n")
+
+
+def _program() -> str:
+    """How this command line was started, so the hint works as typed (.venv/bin/...)."""
+    typed = sys.argv[0] if sys.argv else ""
+    return typed if Path(typed).name == "stemjourney" else "stemjourney"
 
 
 def _showcase(store: Any) -> str | None:

@@ -1,24 +1,39 @@
-"""The root command, its shared options, and the one place errors become one line on stderr."""
+"""The root command, its shared options, and the one place errors become one line on stderr.
+
+The conventions are the sqlite-utils command line's: ``--db`` names the file (or
+``STEMJOURNEY_DB``), every command has ``--help``, lists take ``--format
+table|json|csv``, and a failure is one line on stderr (``error: ...``) with a non-zero
+exit status, never a traceback and never a value that was typed or stored.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
 from stemjourney._files import open_private
+from stemjourney.cli._params import DAY, MOMENT, TZ, command_zone
 from stemjourney.exceptions import StemJourneyError
-from stemjourney.store import Store, open_store
 
-__all__ = ["DAY", "MOMENT", "State", "cli", "output", "pass_state"]
+if TYPE_CHECKING:
+    from stemjourney.store import Store
+
+__all__ = ["DAY", "MOMENT", "TZ", "State", "cli", "command_zone", "output", "pass_state"]
 
 DEFAULT_DB = "stemjourney.db"
+
+# click quotes what was typed in a few of its own messages: say the same without it.
+_QUOTING = (
+    (re.compile(r"^Got unexpected extra arguments? \(.*\)$", re.S), "unexpected extra argument(s)"),
+)
 
 
 class _Cli(click.Group):
@@ -43,7 +58,7 @@ class _Cli(click.Group):
             )
         except click.UsageError as error:
             where = error.ctx.command_path if error.ctx is not None else "stemjourney"
-            _fail(f"{error.format_message()} (see '{where} --help')", error.exit_code)
+            _fail(f"{_unquoted(error.format_message())} (see '{where} --help')", error.exit_code)
         except click.ClickException as error:
             _fail(error.format_message(), error.exit_code)
         except click.Abort:
@@ -51,12 +66,19 @@ class _Cli(click.Group):
         except StemJourneyError as error:
             _fail(str(error), 1)
         except OSError as error:
-            _fail(f"{error.strerror or error} ({error.filename or 'file'})", 1)
+            _fail(f"{error.strerror or type(error).__name__} (a file could not be used)", 1)
         else:
             code = result if isinstance(result, int) else 0
             if not standalone_mode:
                 return result
         sys.exit(code)
+
+
+def _unquoted(message: str) -> str:
+    for pattern, said in _QUOTING:
+        if pattern.match(message):
+            return said
+    return message
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -77,9 +99,11 @@ class State:
         if self._store is None:
             if not create and self.db != ":memory:" and not Path(self.db).exists():
                 raise click.ClickException(
-                    f"database {self.db} does not exist; create it with 'stemjourney init' "
-                    "or name another with --db"
+                    "database file not found (--db or STEMJOURNEY_DB); create it with "
+                    "'stemjourney init', or try 'make demo' and --db demo-output/clinic.db"
                 )
+            from stemjourney.store import open_store
+
             self._store = open_store(self.db)
         return self._store
 
@@ -93,36 +117,9 @@ class State:
 pass_state = click.make_pass_decorator(State)
 
 
-def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
-    """An ISO 8601 time; without an offset it is read as UTC, a bare date as midnight UTC."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter("is not an ISO 8601 time such as 2026-03-02T09:30+01:00") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
-    """An ISO 8601 date (YYYY-MM-DD)."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter("is not a date such as 2026-03-02") from None
-
-
-MOMENT: dict[str, Any] = {"callback": _moment, "metavar": "TIME"}
-"""Keyword arguments of a ``click.option`` that takes an ISO time."""
-DAY: dict[str, Any] = {"callback": _day, "metavar": "DATE"}
-"""Keyword arguments of a ``click.option`` that takes an ISO date."""
-
-
 @contextmanager
 def output(path: str | None) -> Iterator[TextIO]:
-    """Standard output, or the file at ``path`` (``-`` is standard output too)."""
+    """Standard output, or the file at ``path`` (``-`` is standard output too), owner-only."""
     if path is None or path == "-":
         yield sys.stdout
         return
@@ -132,19 +129,40 @@ def output(path: str | None) -> Iterator[TextIO]:
     click.echo(f"wrote {target}", err=True)
 
 
+def _plugins(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+    for name in value:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a plugin's own failure is one line too, without its text
+            raise click.BadParameter(
+                "a module named there cannot be imported; allowed: an importable module "
+                "(for example one that calls stemjourney.outcomes.register_instrument)"
+            ) from None
+
+
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     default=DEFAULT_DB,
     show_default=True,
     envvar="STEMJOURNEY_DB",
-    help="The database file (or set STEMJOURNEY_DB).",
+    help="The database file (or set STEMJOURNEY_DB); 'make demo' writes demo-output/clinic.db.",
 )
 @click.option(
     "--actor",
     default=lambda: os.environ.get("USER") or "cli",
     envvar="STEMJOURNEY_ACTOR",
     help="Who is making the changes, for the audit log (default: $USER; or STEMJOURNEY_ACTOR).",
+)
+@click.option(
+    "--plugin",
+    multiple=True,
+    envvar="STEMJOURNEY_PLUGINS",
+    metavar="MODULE",
+    expose_value=False,
+    callback=_plugins,
+    help="Import MODULE first (repeatable; or STEMJOURNEY_PLUGINS, space-separated), e.g. one "
+    "that registers the clinic's own instruments.",
 )
 @click.version_option(package_name="stemjourney", prog_name="stemjourney")
 @click.pass_context
@@ -153,6 +171,7 @@ def cli(ctx: click.Context, db: str, actor: str) -> None:
 
     Every change is written with its audit entry to an append-only SQLite file.
     Start with 'stemjourney init', or try everything on 'stemjourney demo'.
+    Times without an offset are read in each command's --tz (UTC unless given).
     """
     state = State(db, actor)
     ctx.obj = state

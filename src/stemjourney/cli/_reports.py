@@ -1,23 +1,32 @@
-"""Commands that read: the work-list, the reports, the exports and the pipeline diagram."""
+"""Commands that read: the work-list, the reports, the exports and the pipeline diagram.
+
+Days given without a zone, and "today", are in the command's ``--tz`` (UTC unless given).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
-from stemjourney.cli._app import DAY, State, cli, output, pass_state
-from stemjourney.journey._diagrams import to_dot, to_mermaid
-from stemjourney.reports import FORMATS, cohort_report, patient_report, render, worklist_report
-from stemjourney.reports._source import today
+from stemjourney.cli._app import DAY, TZ, State, cli, command_zone, output, pass_state
+from stemjourney.cli._params import Choice
+from stemjourney.cli._progress import progress
 
-__all__ = ["diagram", "export", "report", "worklist"]
+if TYPE_CHECKING:
+    from stemjourney.store import Store
+
+__all__ = ["FORMATS", "diagram", "export", "report", "worklist"]
+
+FORMATS = ("text", "markdown", "csv", "html", "json")
+"""The report formats (``stemjourney.reports.FORMATS``; a test checks they agree)."""
 
 _FORMAT = click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=Choice(FORMATS),
     default="text",
     show_default=True,
     help="How to write the report.",
@@ -27,17 +36,24 @@ _OUTPUT = click.option(
     "-o",
     "out_path",
     type=click.Path(dir_okay=False),
-    help="Write to this file, not to the terminal.",
+    help="Write to this file (owner-only), not to the terminal.",
 )
-_ON = click.option("--on", **DAY, help="The day the report is made for (today by default).")
+_ON = click.option("--on", **DAY, help="The day the report is made for (today in --tz by default).")
+
+
+def _today() -> date:
+    from stemjourney.journey._clock import today
+
+    return today(command_zone())
 
 
 @cli.command()
-@click.option("--start", **DAY, help="First day (today by default).")
+@click.option("--start", **DAY, help="First day (today in --tz by default).")
 @click.option("--end", **DAY, help="Last day (a week after the start by default).")
-@_ON
+@click.option("--on", **DAY, help="The day each visit's status is read on (today by default).")
 @_FORMAT
 @_OUTPUT
+@TZ
 @pass_state
 def worklist(
     state: State,
@@ -47,10 +63,18 @@ def worklist(
     fmt: str,
     out_path: str | None,
 ) -> None:
-    """List the follow-up visits due or overdue from START to END, with their status on ON."""
-    first = today() if start is None else start
+    """List the follow-up visits not yet done whose window is open at some day from START
+    to END, each with its status (upcoming, in window, overdue, missed) on ON."""
+    from stemjourney.reports import render, worklist_report
+
+    today = _today()
+    first = today if start is None else start
     last = first + timedelta(days=7) if end is None else end
-    made = worklist_report(state.store(), first, last, on=on)
+    store = state.store()
+    made = worklist_report(
+        store, first, last, on=today if on is None else on, protocol=store.protocol,
+        tz=command_zone(),
+    )  # fmt: skip
     _write(out_path, render(made, fmt))
 
 
@@ -64,12 +88,19 @@ def report() -> None:
 @_ON
 @_FORMAT
 @_OUTPUT
+@TZ
 @pass_state
 def patient_command(
     state: State, patient_id: str, on: date | None, fmt: str, out_path: str | None
 ) -> None:
     """One patient's report: timeline, scores against baseline, adverse events, next visit."""
-    made = patient_report(state.store(), patient_id, on=on)
+    from stemjourney.reports import patient_report, render
+
+    store = state.store()
+    made = patient_report(
+        store, patient_id, on=_today() if on is None else on, protocol=store.protocol,
+        tz=command_zone(),
+    )  # fmt: skip
     _write(out_path, render(made, fmt))
 
 
@@ -78,12 +109,23 @@ def patient_command(
 @_ON
 @_FORMAT
 @_OUTPUT
+@TZ
 @pass_state
 def cohort_command(
     state: State, instrument: str | None, on: date | None, fmt: str, out_path: str | None
 ) -> None:
     """Cohort outcomes by condition, site, cell source and cycle at each time point."""
-    made = cohort_report(state.store(), on=on, instrument=instrument)
+    from stemjourney.reports import cohort_report, render
+
+    store = state.store()
+    if instrument is not None:
+        from stemjourney.cli._records import check_instrument
+
+        check_instrument(instrument)
+    made = cohort_report(
+        store, on=_today() if on is None else on, protocol=store.protocol,
+        instrument=instrument, tz=command_zone(),
+    )  # fmt: skip
     _write(out_path, render(made, fmt))
 
 
@@ -97,6 +139,17 @@ def export() -> None:
     """Exports: a FHIR R4B Bundle, or a de-identified research CSV."""
 
 
+def _patients(store: Store, chosen: tuple[str, ...]) -> int:
+    """How many patients an export goes through (the length of its progress bar)."""
+    return len(chosen) if chosen else sum(1 for _ in store.iter_patients())
+
+
+def _exported(label: str, patients: Callable[[], int]) -> object:
+    import sys
+
+    return progress(label, "patients", patients() if sys.stderr.isatty() else None)
+
+
 @export.command("fhir")
 @click.option("--patient", "patients", multiple=True, help="Export only this patient (repeatable).")
 @_OUTPUT
@@ -106,11 +159,14 @@ def export_fhir(state: State, patients: tuple[str, ...], out_path: str | None) -
     from stemjourney.export import write_fhir_bundle
 
     store = state.store()
-    with output(out_path) as out:
-        count = write_fhir_bundle(
-            store, out, patient_ids=patients or None, progress=_counter("patients")
-        )
-    click.echo(f"\n{count} FHIR resources", err=True)
+    with (
+        output(out_path) as out,
+        _exported(  # type: ignore[attr-defined]
+            "exporting FHIR", lambda: _patients(store, patients)
+        ) as update,
+    ):
+        count = write_fhir_bundle(store, out, patient_ids=patients or None, progress=update)
+    click.echo(f"{count} FHIR resources", err=True)
 
 
 @export.command("fhir-definitions")
@@ -145,7 +201,7 @@ def export_fhir_definitions(out_path: str | None) -> None:
 )
 @click.option(
     "--dates",
-    type=click.Choice(["shift", "days"]),
+    type=Choice(["shift", "days"]),
     default="shift",
     show_default=True,
     help="shift: every date moved by a secret per-patient offset; days: days from first injection.",
@@ -157,29 +213,27 @@ def export_research(state: State, key: str, dates: str, out_path: str | None) ->
     from stemjourney.export import research_csv
 
     store = state.store()
-    with output(out_path) as out:
-        rows = research_csv(store, out, key=key, dates=dates, progress=_counter("rows"))
-    click.echo(f"\n{rows} rows", err=True)
-
-
-def _counter(unit: str) -> Callable[[int], None]:
-    """A progress callback that keeps one line on stderr up to date with a count."""
-
-    def show(done: int) -> None:
-        click.echo(f"\r{done} {unit}", nl=False, err=True)
-
-    return show
+    with (
+        output(out_path) as out,
+        _exported(  # type: ignore[attr-defined]
+            "exporting research rows", lambda: _patients(store, ())
+        ) as update,
+    ):
+        rows = research_csv(store, out, key=key, dates=dates, progress=update)
+    click.echo(f"{rows} rows", err=True)
 
 
 @cli.command()
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["mermaid", "dot"]),
+    type=Choice(["mermaid", "dot"]),
     default="mermaid",
     show_default=True,
     help="Mermaid stateDiagram-v2, or Graphviz DOT.",
 )
 def diagram(fmt: str) -> None:
     """Print the pipeline (stages and guarded transitions) as a diagram."""
+    from stemjourney.journey._diagrams import to_dot, to_mermaid
+
     click.echo(to_mermaid() if fmt == "mermaid" else to_dot(), nl=False)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 from stemjourney.exceptions import ValidationError
-from stemjourney.reports._csv import to_csv
-from stemjourney.reports._html import to_html
 from stemjourney.reports._tables import Report, Section, sections
 
 __all__ = ["FORMATS", "render", "to_markdown", "to_text"]
@@ -85,8 +83,12 @@ def render(report: Report, fmt: str) -> str:
     if fmt == "markdown":
         return to_markdown(report)
     if fmt == "csv":
+        from stemjourney.reports._csv import to_csv
+
         return to_csv(report)
-    if fmt == "html":
+    if fmt == "html":  # jinja2 is imported only when HTML is asked for
+        from stemjourney.reports._html import to_html
+
         return to_html(report)
     if fmt == "json":
         return json.dumps(report.as_dict(), indent=2) + "\n"
