@@ -21,7 +21,7 @@ _JOURNEY = (
 )
 _MOVES = (
     "SELECT t.seq, t.source, t.target, t.cycle, t.occurred_at, a.actor "
-    "FROM transitions AS t JOIN audit_log AS a ON a.seq = t.audit_seq "
+    "FROM transitions AS t JOIN audit_log AS a ON a.id = t.audit_id "
     "WHERE t.journey_id = ? ORDER BY t.seq"
 )
 _RECORDS = (

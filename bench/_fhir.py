@@ -196,23 +196,23 @@ def _journey(j: Any, moves: list[Any], subject: dict[str, str]) -> Iterator[dict
 # reason, each record and score with its stage, in journey order.
 _MOVES = """
 SELECT t.journey_id, t.seq, t.version, t.source, t.target, t.cycle, t.occurred_at,
-       t.late_reason, t.override_reason, t.reason_record, t.audit_seq,
+       t.late_reason, t.override_reason, t.reason_record, t.audit_id,
        a.recorded_at, a.actor, a.reason
-FROM transitions AS t JOIN audit_log AS a ON a.seq = t.audit_seq
+FROM transitions AS t JOIN audit_log AS a ON a.id = t.audit_id
 ORDER BY t.journey_id, t.seq"""
 _RECORDS = """
 SELECT r.journey_id, r.version, r.kind, r.occurred_at, r.payload, r.cycle, r.stage_seq,
-       r.amends, r.audit_seq, s.target, a.recorded_at, a.actor, a.reason
+       r.amends, r.audit_id, s.target, a.recorded_at, a.actor, a.reason
 FROM records AS r
 JOIN transitions AS s ON s.journey_id = r.journey_id AND s.seq = r.stage_seq
-JOIN audit_log AS a ON a.seq = r.audit_seq
+JOIN audit_log AS a ON a.id = r.audit_id
 ORDER BY r.journey_id, r.version"""
 _SCORES = """
 SELECT o.journey_id, o.version, o.instrument, o.value, o.answers, o.measured_at, o.cycle,
-       o.stage_seq, o.amends, o.audit_seq, s.target, a.recorded_at, a.actor, a.reason
+       o.stage_seq, o.amends, o.audit_id, s.target, a.recorded_at, a.actor, a.reason
 FROM observations AS o
 JOIN transitions AS s ON s.journey_id = o.journey_id AND s.seq = o.stage_seq
-JOIN audit_log AS a ON a.seq = o.audit_seq
+JOIN audit_log AS a ON a.id = o.audit_id
 ORDER BY o.journey_id, o.version"""
 
 

@@ -40,7 +40,7 @@ def test_one_audit_entry_per_journey_chained_in_the_order_met(tmp_path: Path) ->
         assert store.import_scores(rows, actor="bench", batch_size=4) == 12
         entries = store.db.execute(
             "SELECT a.journey_id, max(o.version) FROM audit_log AS a JOIN observations AS o"
-            " ON o.audit_seq = a.seq WHERE a.action = 'scores_imported' GROUP BY a.seq"
+            " ON o.audit_id = a.seq WHERE a.action = 'scores_imported' GROUP BY a.seq"
             " ORDER BY a.seq"
         ).fetchall()
         assert entries == [("j-2", 3), ("j-1", 3), ("j-2", 5), ("j-1", 5), ("j-2", 7), ("j-1", 7)]

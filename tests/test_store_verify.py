@@ -22,7 +22,7 @@ import pytest
 import stemjourney as sj
 from _store_helpers import DAY0, add_journey, open_file, ready_for_harvest, through_injection
 from stemjourney.store import Head, VerifyReport
-from stemjourney.store._chain import Chain
+from stemjourney.store._chain import ENTRY_FIELDS, Chain
 from stemjourney.store._schema import expected_objects
 from stemjourney.store._tables import TABLES
 from stemjourney.store._verify_rows import Covered, scan_patients, scan_rows
@@ -216,19 +216,21 @@ def _rehash(path: Path) -> None:
             "SELECT name FROM sqlite_schema WHERE type = 'trigger'"
         ).fetchall():
             conn.execute(f"DROP TRIGGER {name}")
-        last = conn.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
+        last = conn.execute("SELECT max(id) FROM audit_log").fetchone()[0]
         covered = Covered(last)
         scan_rows(conn, sj.DEFAULT_PIPELINE, sj.DEFAULT_PROTOCOL, covered, lambda *a: None)
         scan_patients(conn, covered, lambda *a: None)
         chain, prev = Chain(), bytes(32)
         empty = hashlib.sha256().digest()
         for row in conn.execute("SELECT * FROM audit_log ORDER BY seq").fetchall():
-            seq = row[0]
+            entry_id = row[0]
             digest = (
-                bytes(covered.digests[32 * seq : 32 * seq + 32]) if covered.kinds[seq] else empty
+                bytes(covered.digests[32 * entry_id : 32 * entry_id + 32])
+                if covered.kinds[entry_id]
+                else empty
             )
-            prev = chain.entry_hash(prev, row[:9], digest)
-            conn.execute("UPDATE audit_log SET hash = ? WHERE seq = ?", (prev, seq))
+            prev = chain.entry_hash(prev, row[: len(ENTRY_FIELDS)], digest)
+            conn.execute("UPDATE audit_log SET hash = ? WHERE id = ?", (prev, entry_id))
         for sql in _triggers(conn):
             conn.execute(sql)
     finally:
@@ -261,9 +263,10 @@ def test_a_cut_tail_is_found_against_the_head(clinic: Path, tmp_path: Path) -> N
     last = newest.seq
     tamper(
         copy,
-        f"DELETE FROM observations WHERE audit_seq = {last}",
+        f"DELETE FROM observations WHERE audit_id = {last}",
         f"DELETE FROM audit_log WHERE seq = {last}",
-        f"UPDATE journeys SET version = version - 1, last_seq = {last - 1 - 1} WHERE id = 'j-1'",
+        "UPDATE journeys SET version = version - 1, "
+        f"last_audit_id = {last - 1 - 1} WHERE id = 'j-1'",
     )
     found = report(copy, expected_head=newest)
     assert any("the chain ends at entry" in p for p in found.problems)

@@ -23,29 +23,7 @@ from stemjourney.cli._app import State, cli, output, pass_state
 if TYPE_CHECKING:
     from stemjourney.clinical._protocol import Protocol, ResponderRule
 
-__all__ = ["QUERY_NAMES", "VIEW_NOTES", "datasette_metadata", "metadata"]
-
-VIEW_NOTES = {
-    "journey_current_stage": "Each journey's stage now, with when it entered it.",
-    "observations_in_force": "The scores in force (an amended score is replaced by its "
-    "amendment), with the stage they were recorded in, who recorded them and when.",
-    "journey_latest_score": "Each journey's latest score on each instrument.",
-    "amendments": "Every correction of a record or score, with its reason.",
-    "transition_trail": "Every move with its audit entry (actor, recorded time, reasons, hash).",
-    "visits_due": "Each planned follow-up visit of a journey not ended, with its status "
-    "today (UTC).",
-}
-"""What each view is for (its columns are described from the tables it reads)."""
-
-COMPUTED = {
-    "status": "the visit's status today (UTC): completed, upcoming, in_window, overdue or missed",
-    "entered_at": "when it entered the current stage (clinical time, UTC)",
-    "amends_version": "the version of the entry it corrects",
-    "from_stage": "the stage left (empty for the opening)",
-    "to_stage": "the stage entered",
-    "hash": "the audit entry's chain hash, as hex",
-}
-"""Columns a view computes, which no table holds."""
+__all__ = ["QUERY_NAMES", "datasette_metadata", "metadata"]
 
 QUERY_NAMES = (
     "overdue_this_week",
@@ -204,6 +182,8 @@ def queries(protocol: Protocol) -> dict[str, dict[str, Any]]:
 
 def metadata(database: str, protocol: Protocol) -> dict[str, Any]:
     """Datasette metadata for a store file that Datasette names ``database``."""
+    from stemjourney.store._schema import VIEW_COLUMNS, VIEW_DESCRIPTIONS
+
     tables: dict[str, Any] = {}
     described: dict[str, dict[str, str]] = {}
     for table in _tables():
@@ -217,11 +197,11 @@ def metadata(database: str, protocol: Protocol) -> dict[str, Any]:
         view_columns = {}
         for column in names:
             text = next((s[column] for s in sources if column in s), None)
-            text = COMPUTED.get(column, text)
+            text = VIEW_COLUMNS.get(column, text)
             if text is None:
                 text = next((d[column] for d in described.values() if column in d), "")
             view_columns[column] = text
-        tables[name] = {"description": VIEW_NOTES.get(name, ""), "columns": view_columns}
+        tables[name] = {"description": VIEW_DESCRIPTIONS.get(name, ""), "columns": view_columns}
     return {
         "title": "stemjourney clinic",
         "description": "Regenerative-medicine treatment journeys, append-only and "

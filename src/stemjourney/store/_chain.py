@@ -21,13 +21,14 @@ import attrs
 from stemjourney.exceptions import ValidationError
 from stemjourney.store._tables import AUDIT, canonical
 
-__all__ = ["GENESIS", "Chain", "Head", "rows_digest"]
+__all__ = ["ENTRY_FIELDS", "GENESIS", "Chain", "Head", "rows_digest"]
 
 GENESIS = bytes(32)
 """The hash before the first entry."""
 
-_ENTRY_FIELDS = AUDIT.names[:-1]
-"""The entry's own fields the hash covers: every column but the hash."""
+ENTRY_FIELDS = tuple(n for n in AUDIT.names if n not in ("rows_digest", "hash"))
+"""The entry's own fields the hash covers: every column but the staged digest and the hash
+(so an entry hashes the same on either backend)."""
 
 
 @attrs.frozen
@@ -89,8 +90,8 @@ class Chain:
         return hmac.new(self.key, b"stemjourney chain key id", hashlib.sha256).hexdigest()[:16]
 
     def entry_hash(self, prev: bytes, fields: Sequence[Any], digest: bytes) -> bytes:
-        """The hash of an entry with ``fields`` (the audit columns but the hash) whose rows
-        have ``digest``, following an entry whose hash is ``prev``."""
+        """The hash of an entry with ``fields`` (its :data:`ENTRY_FIELDS`) whose rows have
+        ``digest``, following an entry whose hash is ``prev``."""
         material = prev + canonical(AUDIT.name, fields) + digest
         if self.key is None:
             return hashlib.sha256(material).digest()

@@ -13,46 +13,45 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date
 from typing import Any
 
 from stemjourney.clinical._codec import canonical_json, encode, time_text
 from stemjourney.clinical._scores import Score, check_score_row
 from stemjourney.exceptions import NotFoundError, ValidationError
-from stemjourney.journey._engine import Engine
 from stemjourney.journey._journey import JourneyState
-from stemjourney.store._chain import Chain
 from stemjourney.store._rows import score_value
 from stemjourney.store._schedule import scored_many
 from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, canonical
+from stemjourney.store._writes import Context, audit_row
 
 __all__ = ["import_scores"]
 
 _COLUMNS = "id, patient_id, version, cycle, stage, stage_seq"
-_STATE = f"SELECT {_COLUMNS} FROM {JOURNEYS.name} WHERE id = ?"
-_STATES = f"SELECT {_COLUMNS} FROM {JOURNEYS.name} WHERE id IN (SELECT value FROM json_each(?))"
+_STATES = (
+    f"SELECT {_COLUMNS} FROM {JOURNEYS.name} WHERE id IN (SELECT value FROM json_each(?)) "
+    "ORDER BY id"
+)
 _CHUNK = 5000
 _BUMP = (
-    f"UPDATE {JOURNEYS.name} SET version = ?, updated_at = ?, last_seq = ? "
+    f"UPDATE {JOURNEYS.name} SET version = ?, updated_at = ?, last_audit_id = ? "
     "WHERE id = ? AND version = ?"
 )
-_LAST = f"SELECT seq, hash FROM {AUDIT.name} ORDER BY seq DESC LIMIT 1"
 _SHAPE = "(journey_id, instrument, value, measured_at) or with answers as a fifth item"
 _INSERT = OBSERVATIONS.insert()
 _NAME = OBSERVATIONS.name
 
 
 class _Journey:
-    __slots__ = ("count", "cycle", "first", "hasher", "patient_id", "seq", "stage_seq")
+    __slots__ = ("count", "cycle", "entry_id", "first", "hasher", "patient_id", "stage_seq")
 
-    def __init__(self, row: Sequence[Any], seq: int) -> None:
+    def __init__(self, row: Sequence[Any], entry_id: int) -> None:
         self.patient_id: str = row[1]
         self.first: int = row[2]
         self.cycle: int = row[3]
         self.stage_seq: int = row[5]
-        self.seq = seq
+        self.entry_id = entry_id
         self.count = 0
         self.hasher = hashlib.sha256()
 
@@ -65,21 +64,14 @@ def _score(row: Sequence[Any]) -> tuple[str, float, Any, str | None]:
     return instrument, value, when, text
 
 
-def import_scores(
-    conn: sqlite3.Connection,
-    engine: Engine,
-    chain: Chain,
-    batch: Sequence[Sequence[Any]],
-    actor: str,
-    offset: int,
-) -> int:
+def import_scores(ctx: Context, batch: Sequence[Sequence[Any]], actor: str, offset: int) -> int:
     """Check and write one batch of score rows inside the caller's transaction."""
+    conn, engine = ctx.conn, ctx.engine
     now_at = engine.clock.now()
     now = time_text(now_at)
     check_time = engine.check_time
-    last = conn.execute(_LAST).fetchone()
-    last_seq, prev = (0, bytes(32)) if last is None else (last[0], bytes(last[1]))
-    known = _states(conn, batch)
+    known = _states(ctx, batch)
+    ids = iter(ctx.ids(len(known)))
     journeys: dict[str, _Journey] = {}
     out: list[tuple[Any, ...]] = []
     days: dict[str, list[date]] = {}
@@ -90,7 +82,7 @@ def import_scores(
             jid = row[0]
             state = journeys.get(jid)
             if state is None:
-                state = _load(conn, engine, jid, last_seq + len(journeys) + 1, known)
+                state = _load(ctx, jid, ids, known)
                 journeys[jid] = state
             instrument, value, when, answers = _score(row)
             when = check_time("measured_at", when, now=now_at)
@@ -101,7 +93,7 @@ def import_scores(
         state.count += 1
         stored = (
             jid, state.first + state.count, instrument, score_value(value), answers,
-            time_text(when), state.cycle, state.stage_seq, None, state.seq,
+            time_text(when), state.cycle, state.stage_seq, None, state.entry_id,
         )  # fmt: skip
         state.hasher.update(canonical(_NAME, stored))
         out.append(stored)
@@ -109,19 +101,19 @@ def import_scores(
     entries = []
     bumps = []
     for jid, state in journeys.items():
-        fields = (state.seq, "scores_imported", jid, None, None, now, actor, None, None)
-        prev = chain.entry_hash(prev, fields, state.hasher.digest())
-        entries.append((*fields, prev))
-        bumps.append((state.first + state.count, now, state.seq, jid, state.first))
-    conn.executemany(AUDIT.insert(), entries)  # seqs in the order the journeys were met
+        fields = (state.entry_id, "scores_imported", jid, None, None, now, actor, None, None)
+        entries.append(audit_row(ctx, fields, state.hasher.digest()))
+        bumps.append((state.first + state.count, now, state.entry_id, jid, state.first))
+    conn.executemany(AUDIT.insert(), entries)  # in the order the journeys were met
     conn.executemany(_BUMP, bumps)
     conn.executemany(_INSERT, out)
     scored_many(conn, days)
     return len(out)
 
 
-def _states(conn: sqlite3.Connection, batch: Sequence[Any]) -> dict[str, Sequence[Any]]:
-    """The state rows of the journeys a batch names, read in a few queries.
+def _states(ctx: Context, batch: Sequence[Any]) -> dict[str, Sequence[Any]]:
+    """The state rows of the journeys a batch names, read in a few queries (and locked,
+    in id order, where writers do not take turns).
 
     Only a look-ahead: a malformed row is left for the row checks to report.
     """
@@ -135,30 +127,25 @@ def _states(conn: sqlite3.Connection, batch: Sequence[Any]) -> dict[str, Sequenc
             ids.add(first)
     names = sorted(ids)
     found: dict[str, Sequence[Any]] = {}
+    sql = _STATES + ctx.backend.for_update
     for start in range(0, len(names), _CHUNK):
         chunk = json.dumps(names[start : start + _CHUNK])
-        for row in conn.execute(_STATES, (chunk,)):
+        for row in ctx.conn.execute(sql, (chunk,)):
             found[row[0]] = row
     return found
 
 
 def _load(
-    conn: sqlite3.Connection,
-    engine: Engine,
-    journey_id: object,
-    seq: int,
-    known: dict[str, Sequence[Any]],
+    ctx: Context, journey_id: object, ids: Iterator[int], known: dict[str, Sequence[Any]]
 ) -> _Journey:
     if not isinstance(journey_id, str):
         raise ValidationError("journey_id", "is not text", "the id of a journey")
     row = known.get(journey_id)
     if row is None:
-        row = conn.execute(_STATE, (journey_id,)).fetchone()
-    if row is None:
         raise NotFoundError("journey", journey_id)
     state = JourneyState(journey_id, row[4], row[3], row[5])
     try:
-        engine.check_takes(state, Score.kind)
+        ctx.engine.check_takes(state, Score.kind)
     except ValidationError as error:
         raise ValidationError("journey_id", error.problem, error.allowed) from None
-    return _Journey(row, seq)
+    return _Journey(row, next(ids))

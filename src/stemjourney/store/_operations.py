@@ -1,14 +1,14 @@
-"""Each write of the store, as a function run inside one ``BEGIN IMMEDIATE`` transaction.
+"""Each write of the store, as a function run inside one write transaction.
 
-:class:`~stemjourney.store.Store` checks its arguments, opens the transaction and
-calls one of these; each appends its audit entry with the rows it covers
-(:func:`._writes.append`) and moves the summary rows on. An error anywhere rolls
-everything back.
+:class:`~stemjourney.store.Store` checks its arguments, opens the transaction (through
+its backend) and calls one of these; each appends its audit entry with the rows it
+covers (:func:`._writes.append`) and moves the summary rows on. An error anywhere
+rolls everything back. Nothing here depends on the backend but what
+:class:`~._db.Backend` says: how entries get ids and seals, and what a writer locks.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,13 +17,12 @@ from stemjourney.clinical._patient import Patient
 from stemjourney.clinical._records import Injection
 from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import DuplicateError, IntegrityError, NotFoundError
-from stemjourney.journey._engine import Engine
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _queries as q
 from stemjourney.store import _rows as r
 from stemjourney.store import _schedule as schedule
 from stemjourney.store import _writes as w
-from stemjourney.store._chain import Chain, rows_digest
+from stemjourney.store._chain import rows_digest
 from stemjourney.store._state import working
 from stemjourney.store._tables import (
     AUDIT,
@@ -34,6 +33,7 @@ from stemjourney.store._tables import (
     RECORDS,
     TRANSITIONS,
 )
+from stemjourney.store._writes import Context
 
 __all__ = [
     "Context",
@@ -51,21 +51,6 @@ _EXISTS = f"SELECT 1 FROM {JOURNEYS.name} WHERE id = ?"
 _COUNT_OF = f"SELECT count(*) FROM {JOURNEYS.name} WHERE patient_id = ?"
 
 
-class Context:
-    """What every write needs: the connection inside its transaction, the chain, the engine."""
-
-    __slots__ = ("chain", "conn", "engine")
-
-    def __init__(self, conn: sqlite3.Connection, chain: Chain, engine: Engine) -> None:
-        self.conn = conn
-        self.chain = chain
-        self.engine = engine
-
-    def now(self) -> str:
-        """The system time, as the store writes it."""
-        return time_text(self.engine.clock.now())
-
-
 def earlier_write(
     ctx: Context, key: str | None, actions: Sequence[str], journey_id: str | None = None
 ) -> tuple[str | None, str | None] | None:
@@ -75,6 +60,7 @@ def earlier_write(
     """
     if key is None:
         return None
+    ctx.backend.lock_key(ctx.conn, key)
     row = ctx.conn.execute(_BY_KEY, (key,)).fetchone()
     if row is None:
         return None
@@ -87,7 +73,9 @@ def earlier_write(
 
 
 def working_or_missing(ctx: Context, journey_id: str) -> Journey:
-    """The journey's working copy; :class:`NotFoundError` when there is none."""
+    """The journey's working copy, locked for this write where writers do not take turns;
+    :class:`NotFoundError` when there is none."""
+    ctx.backend.lock_journey(ctx.conn, journey_id)
     found = working(ctx.conn, journey_id)
     if found is None:
         raise NotFoundError("journey", journey_id)
@@ -106,12 +94,11 @@ def add_patient(ctx: Context, patient: Patient, actor: str, key: str | None = No
             "ignoring case, surrounding spaces and Unicode form); allowed: a new one"
         )
     now = ctx.now()
-    prev = w.last_entry(conn)
-    row = r.patient_row(patient, now, actor, prev[0] + 1)
+    (entry_id,) = ctx.ids()
+    row = r.patient_row(patient, now, actor, entry_id)
     w.append(
-        conn,
-        ctx.chain,
-        prev,
+        ctx,
+        entry_id,
         action="patient_added",
         patient_id=patient.id,
         recorded_at=now,
@@ -133,13 +120,12 @@ def delete_patient(ctx: Context, patient_id: str, actor: str) -> None:
             f"patient {patient_id} has {count} journey(s); a patient with history cannot "
             "be deleted; allowed: void the journeys, keeping the record"
         )
-    prev = w.last_entry(conn)
+    (entry_id,) = ctx.ids()
     digest = rows_digest([(PATIENTS.name, row)])
-    erasure = (patient_id, row[PATIENTS.index("audit_seq")], digest, prev[0] + 1)
+    erasure = (patient_id, row[PATIENTS.index("audit_id")], digest, entry_id)
     w.append(
-        conn,
-        ctx.chain,
-        prev,
+        ctx,
+        entry_id,
         action="patient_deleted",
         patient_id=patient_id,
         recorded_at=ctx.now(),
@@ -158,13 +144,11 @@ def open_journey(ctx: Context, journey: Journey, key: str | None = None) -> None
         raise DuplicateError(f"journey_id {journey.id} is taken; allowed: a new id")
     opening = journey.history[0]
     recorded = time_text(opening.recorded_at)
-    prev = w.last_entry(conn)
-    seq = prev[0] + 1
-    w.insert_journey(conn, journey, seq, recorded)
+    (entry_id,) = ctx.ids()
+    w.insert_journey(conn, journey, entry_id, recorded)
     w.append(
-        conn,
-        ctx.chain,
-        prev,
+        ctx,
+        entry_id,
         action="journey_opened",
         journey_id=journey.id,
         occurred_at=time_text(opening.occurred_at),
@@ -172,7 +156,7 @@ def open_journey(ctx: Context, journey: Journey, key: str | None = None) -> None
         actor=opening.actor,
         key=key,
         covered=[(JOURNEYS.name, r.identity_row(journey))],
-        rows=w.entry_rows(opening, seq),
+        rows=w.entry_rows(opening, entry_id),
     )
 
 
@@ -184,11 +168,13 @@ def _action(entry: TransitionEntry | RecordEntry) -> str:
     return "score" if isinstance(entry.record, Score) else "record"
 
 
-def _fields(entry: TransitionEntry | RecordEntry, seq: int, key: str | None) -> tuple[Any, ...]:
-    """The audit entry's own fields for one history entry (all but its hash)."""
+def _fields(
+    entry: TransitionEntry | RecordEntry, entry_id: int, key: str | None
+) -> tuple[Any, ...]:
+    """The audit entry's own fields for one history entry: its id, action ... key."""
     occurred = entry.occurred_at if isinstance(entry, TransitionEntry) else entry.record.occurred_at
     return (
-        seq,
+        entry_id,
         _action(entry),
         entry.journey_id,
         None,
@@ -209,13 +195,11 @@ def apply(
 ) -> None:
     """Write one entry the engine made (a move, a record, a score or an amendment)."""
     conn = ctx.conn
-    prev = w.last_entry(conn)
-    seq = prev[0] + 1
-    fields = _fields(entry, seq, key)
+    (entry_id,) = ctx.ids()
+    fields = _fields(entry, entry_id, key)
     w.append(
-        conn,
-        ctx.chain,
-        prev,
+        ctx,
+        entry_id,
         action=fields[1],
         journey_id=after.id,
         occurred_at=fields[4],
@@ -223,12 +207,12 @@ def apply(
         actor=entry.actor,
         reason=entry.reason,
         key=key,
-        rows=w.entry_rows(entry, seq),
+        rows=w.entry_rows(entry, entry_id),
     )
     closed = None
     if isinstance(entry, TransitionEntry) and ctx.engine.pipeline.is_outcome(entry.target):
         closed = time_text(entry.occurred_at)
-    w.update_state(conn, after, before.version, closed, fields[5], seq)
+    w.update_state(conn, after, before.version, closed, fields[5], entry_id)
     if isinstance(entry, RecordEntry):
         _keep_schedule(ctx, before, after, entry)
 
@@ -260,7 +244,7 @@ def import_journey(ctx: Context, journey: Journey) -> None:
     entries: list[TransitionEntry | RecordEntry] = sorted(
         (*journey.history, *journey.records), key=lambda e: e.version
     )
-    start, prev = w.last_entry(conn)
+    ids = ctx.ids(len(entries))
     closed = next(
         (
             time_text(e.occurred_at)
@@ -272,18 +256,15 @@ def import_journey(ctx: Context, journey: Journey) -> None:
     last = entries[-1]
     conn.execute(
         JOURNEYS.insert(),
-        r.state_row(journey, closed, time_text(last.recorded_at), start + len(entries)),
+        r.state_row(journey, closed, time_text(last.recorded_at), ids[-1]),
     )
     audit: list[tuple[Any, ...]] = []
     rows: dict[str, list[tuple[Any, ...]]] = {}
     identity = [(JOURNEYS.name, r.identity_row(journey))]
-    for n, entry in enumerate(entries, start=1):
-        seq = start + n
-        fields = _fields(entry, seq, None)
-        written = w.entry_rows(entry, seq)
-        covered = [*(identity if n == 1 else ()), *((t.name, row) for t, row in written)]
-        prev = ctx.chain.entry_hash(prev, fields, rows_digest(covered))
-        audit.append((*fields, prev))
+    for n, (entry, entry_id) in enumerate(zip(entries, ids, strict=True)):
+        written = w.entry_rows(entry, entry_id)
+        covered = [*(identity if n == 0 else ()), *((t.name, row) for t, row in written)]
+        audit.append(w.audit_row(ctx, _fields(entry, entry_id, None), rows_digest(covered)))
         for table, row in written:
             rows.setdefault(table.name, []).append(row)
     conn.executemany(AUDIT.insert(), audit)

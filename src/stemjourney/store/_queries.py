@@ -46,7 +46,7 @@ def _entries(table: Any, alias: str, where: str) -> str:
         f"SELECT {columns}, s.target, {_AUDIT} FROM {table.name} AS {alias}"
         f" JOIN {TRANSITIONS.name} AS s ON s.journey_id = {alias}.journey_id"
         f" AND s.seq = {alias}.stage_seq"
-        f" JOIN {AUDIT.name} AS a ON a.seq = {alias}.audit_seq WHERE {where}"
+        f" JOIN {AUDIT.name} AS a ON a.id = {alias}.audit_id WHERE {where}"
     )
 
 
@@ -54,7 +54,7 @@ def _moves(where: str) -> str:
     columns = ", ".join(f"t.{n}" for n in TRANSITIONS.names)
     return (
         f"SELECT {columns}, {_AUDIT} FROM {TRANSITIONS.name} AS t"
-        f" JOIN {AUDIT.name} AS a ON a.seq = t.audit_seq WHERE {where}"
+        f" JOIN {AUDIT.name} AS a ON a.id = t.audit_id WHERE {where}"
     )
 
 

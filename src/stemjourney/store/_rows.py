@@ -46,7 +46,7 @@ _R = len(RECORDS.columns)
 _O = len(OBSERVATIONS.columns)
 
 
-def patient_row(patient: Patient, added_at: str, added_by: str, audit_seq: int) -> tuple[Any, ...]:
+def patient_row(patient: Patient, added_at: str, added_by: str, audit_id: int) -> tuple[Any, ...]:
     """The ``patients`` row of ``patient``."""
     birth = None if patient.birth_date is None else patient.birth_date.isoformat()
     return (
@@ -57,7 +57,7 @@ def patient_row(patient: Patient, added_at: str, added_by: str, audit_seq: int) 
         birth,
         added_at,
         added_by,
-        audit_seq,
+        audit_id,
     )
 
 
@@ -85,7 +85,7 @@ def identity_row(journey: Journey) -> tuple[Any, ...]:
 
 
 def state_row(
-    journey: Journey, closed_at: str | None, updated_at: str, last_seq: int
+    journey: Journey, closed_at: str | None, updated_at: str, last_audit_id: int
 ) -> tuple[Any, ...]:
     """The whole ``journeys`` row of ``journey`` as it stands."""
     last = journey.last_move
@@ -98,7 +98,7 @@ def state_row(
         time_text(last.occurred_at),
         closed_at,
         updated_at,
-        last_seq,
+        last_audit_id,
     )
 
 
@@ -107,7 +107,7 @@ def _reason_record(entry: TransitionEntry) -> str | None:
     return None if found is None else canonical_json(encode(found))
 
 
-def transition_row(entry: TransitionEntry, audit_seq: int) -> tuple[Any, ...]:
+def transition_row(entry: TransitionEntry, audit_id: int) -> tuple[Any, ...]:
     """The ``transitions`` row of a history entry."""
     return (
         entry.journey_id,
@@ -120,7 +120,7 @@ def transition_row(entry: TransitionEntry, audit_seq: int) -> tuple[Any, ...]:
         entry.late_reason,
         entry.override_reason,
         _reason_record(entry),
-        audit_seq,
+        audit_id,
     )
 
 
@@ -144,7 +144,7 @@ def transition_from_row(row: Row) -> TransitionEntry:
     )
 
 
-def record_row(entry: RecordEntry, audit_seq: int) -> tuple[Any, ...]:
+def record_row(entry: RecordEntry, audit_id: int) -> tuple[Any, ...]:
     """The ``records`` row of a record entry (not a score)."""
     rec = entry.record
     return (
@@ -156,7 +156,7 @@ def record_row(entry: RecordEntry, audit_seq: int) -> tuple[Any, ...]:
         entry.cycle,
         entry.stage_seq,
         entry.amends,
-        audit_seq,
+        audit_id,
     )
 
 
@@ -165,7 +165,7 @@ def score_value(value: float) -> int | float:
     return int(value) if value.is_integer() else value
 
 
-def observation_row(entry: RecordEntry, audit_seq: int) -> tuple[Any, ...]:
+def observation_row(entry: RecordEntry, audit_id: int) -> tuple[Any, ...]:
     """The ``observations`` row of a score entry."""
     score = entry.record
     assert isinstance(score, Score)
@@ -180,7 +180,7 @@ def observation_row(entry: RecordEntry, audit_seq: int) -> tuple[Any, ...]:
         entry.cycle,
         entry.stage_seq,
         entry.amends,
-        audit_seq,
+        audit_id,
     )
 
 

@@ -27,6 +27,8 @@ __all__ = [
     "APPEND_ONLY",
     "SCHEMA_VERSION",
     "STATEMENTS",
+    "VIEW_COLUMNS",
+    "VIEW_DESCRIPTIONS",
     "expected_objects",
 ]
 
@@ -103,7 +105,7 @@ _VIEWS = [
                a.reason
         FROM {OBSERVATIONS.name} AS o
         JOIN {TRANSITIONS.name} AS t ON t.journey_id = o.journey_id AND t.seq = o.stage_seq
-        JOIN {AUDIT.name} AS a ON a.seq = o.audit_seq
+        JOIN {AUDIT.name} AS a ON a.id = o.audit_id
         WHERE NOT EXISTS (
             SELECT 1 FROM {OBSERVATIONS.name} AS n WHERE n.journey_id = o.journey_id
             AND n.amends = o.version)""",
@@ -117,11 +119,11 @@ _VIEWS = [
     f"""CREATE VIEW amendments AS
         SELECT r.journey_id, r.version, r.amends AS amends_version, r.kind, a.reason, a.actor,
                a.recorded_at
-        FROM {RECORDS.name} AS r JOIN {AUDIT.name} AS a ON a.seq = r.audit_seq
+        FROM {RECORDS.name} AS r JOIN {AUDIT.name} AS a ON a.id = r.audit_id
         WHERE r.amends IS NOT NULL
         UNION ALL
         SELECT o.journey_id, o.version, o.amends, 'score', a.reason, a.actor, a.recorded_at
-        FROM {OBSERVATIONS.name} AS o JOIN {AUDIT.name} AS a ON a.seq = o.audit_seq
+        FROM {OBSERVATIONS.name} AS o JOIN {AUDIT.name} AS a ON a.id = o.audit_id
         WHERE o.amends IS NOT NULL""",
     f"""CREATE VIEW visits_due AS
         SELECT s.journey_id, j.patient_id, j.condition, j.site, j.side, s.cycle, s.time_point,
@@ -137,9 +139,33 @@ _VIEWS = [
     f"""CREATE VIEW transition_trail AS
         SELECT t.journey_id, t.seq, t.source AS from_stage, t.target AS to_stage, t.cycle,
                t.occurred_at, a.recorded_at, a.actor, a.reason, t.late_reason,
-               t.override_reason, t.reason_record, a.seq AS audit_seq, hex(a.hash) AS hash
-        FROM {TRANSITIONS.name} AS t JOIN {AUDIT.name} AS a ON a.seq = t.audit_seq""",
+               t.override_reason, t.reason_record, a.id AS audit_id, a.seq AS audit_seq,
+               hex(a.hash) AS hash
+        FROM {TRANSITIONS.name} AS t JOIN {AUDIT.name} AS a ON a.id = t.audit_id""",
 ]
+
+VIEW_DESCRIPTIONS = {
+    "journey_current_stage": "Each journey's stage now, with when it entered it.",
+    "observations_in_force": "The scores in force (an amended score is replaced by its "
+    "amendment), with the stage they were recorded in, who recorded them and when.",
+    "journey_latest_score": "Each journey's latest score on each instrument.",
+    "amendments": "Every correction of a record or score, with its reason.",
+    "transition_trail": "Every move with its audit entry (actor, recorded time, reasons, hash).",
+    "visits_due": "Each planned follow-up visit of a journey not ended, with its status "
+    "today (UTC).",
+}
+"""What each view is for (its other columns are those of the tables it reads)."""
+
+VIEW_COLUMNS = {
+    "status": "the visit's status today (UTC): completed, upcoming, in_window, overdue or missed",
+    "entered_at": "when it entered the current stage (clinical time, UTC)",
+    "amends_version": "the version of the entry it corrects",
+    "from_stage": "the stage left (empty for the opening)",
+    "to_stage": "the stage entered",
+    "audit_seq": "the audit entry's place in the hash chain",
+    "hash": "the audit entry's chain hash, as hex",
+}
+"""The columns views compute, which no table holds."""
 
 STATEMENTS: tuple[str, ...] = (
     *(t.create() for t in TABLES),

@@ -1,12 +1,12 @@
-"""The durable store: the engine's journeys persisted in SQLite, one transaction per change."""
+"""The durable store: the engine's journeys persisted in SQLite or PostgreSQL, one
+transaction per change."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any
@@ -33,11 +33,12 @@ from stemjourney.store import _operations as ops
 from stemjourney.store import _queries as q
 from stemjourney.store import _writes as w
 from stemjourney.store._chain import Chain, Head
-from stemjourney.store._errors import map_errors
+from stemjourney.store._db import Backend, Db
 from stemjourney.store._facts import iter_facts
 from stemjourney.store._import import import_scores
 from stemjourney.store._schedule import Scheduled, iter_scheduled
-from stemjourney.store._state import amendable, trim
+from stemjourney.store._sqlite import SQLITE
+from stemjourney.store._state import amendable, trim, working
 from stemjourney.store._verify import VerifyReport, verify
 
 __all__ = ["Store"]
@@ -62,11 +63,12 @@ def _expected(journey: Journey, expected_version: int | None) -> None:
 
 
 class Store:
-    """Patients and journeys persisted in one SQLite file, append-only and hash-chained.
+    """Patients and journeys persisted in one SQLite file or a PostgreSQL schema,
+    append-only and hash-chained.
 
     Open one with :func:`~stemjourney.store.open_store`. Every write is one
-    ``BEGIN IMMEDIATE`` transaction holding the rows, the audit entry and the
-    journey's version bump; an error rolls all of it back. Writes that change a
+    transaction (``BEGIN IMMEDIATE`` on SQLite) holding the rows, the audit entry and
+    the journey's version bump; an error rolls all of it back. Writes that change a
     journey take ``expected_version`` (the version the caller read; a
     :class:`~stemjourney.exceptions.ConflictError` when another writer got there
     first) and ``idempotency_key`` (a resubmitted write with the same key is not
@@ -75,19 +77,20 @@ class Store:
     A write reads only what the engine needs (the journey's working copy, see
     :attr:`Journey.complete <stemjourney.Journey.complete>`), so it costs the same at
     any history length; it returns that working copy. :meth:`journey` reads the whole
-    history. ``db`` is an ``sqlite_utils.Database`` over the same connection, for
-    read-only browsing.
+    history. ``db`` is, for read-only browsing, an ``sqlite_utils.Database`` over the
+    same connection on SQLite, the connection itself on PostgreSQL.
     """
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Db,
         engine: Engine,
         *,
         owns: bool,
         chain: Chain | None = None,
         writable: bool = True,
         db: Any = None,
+        backend: Backend = SQLITE,
     ) -> None:
         self._conn = conn
         self.engine = engine
@@ -96,13 +99,18 @@ class Store:
         self._writable = writable
         self._pid = os.getpid()
         self._db: Any = db
+        self.backend = backend
 
     # -- plumbing ---------------------------------------------------------------------
 
     @property
     def db(self) -> Any:
-        """An ``sqlite_utils.Database`` over the store's connection (made on first use)."""
+        """An ``sqlite_utils.Database`` over the store's connection (made on first use) on
+        SQLite; the store's connection on PostgreSQL (``execute(sql, params)``, ``?``
+        parameters)."""
         if self._db is None:
+            if self.backend.name != "sqlite":
+                return self._conn
             import sqlite_utils
 
             self._db = sqlite_utils.Database(self._conn)
@@ -142,7 +150,7 @@ class Store:
             )
 
     @contextmanager
-    def _write(self, operation: str) -> Iterator[ops.Context]:
+    def _write(self, operation: str) -> Iterator[w.Context]:
         self._here()
         if not self._writable:
             raise ValidationError(
@@ -150,27 +158,26 @@ class Store:
                 "is missing: the file's hash chain is keyed, so writes need its key",
                 "open_store(..., key=...) with the key the file was created with",
             )
-        conn = self._conn
-        with map_errors(operation):
+        conn, backend = self._conn, self.backend
+        with backend.errors(operation):
             if conn.in_transaction:
                 raise StorageError(
                     f"{operation}: the connection already has a transaction open; "
                     "commit or roll it back first"
                 )
-            conn.execute("BEGIN IMMEDIATE")
+            backend.begin(conn)
             try:
-                yield ops.Context(conn, self._chain, self.engine)
-                conn.execute("COMMIT")
+                yield w.Context(conn, self._chain, self.engine, backend)
+                backend.commit(conn)
             except BaseException:
-                with suppress(sqlite3.Error):
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                backend.rollback(conn)
                 raise
+            backend.after_commit(conn, self._chain)
 
     @contextmanager
-    def _read(self, operation: str) -> Iterator[sqlite3.Connection]:
+    def _read(self, operation: str) -> Iterator[Db]:
         self._here()
-        with map_errors(operation):
+        with self.backend.errors(operation):
             yield self._conn
 
     # -- patients ---------------------------------------------------------------------
@@ -387,9 +394,8 @@ class Store:
                 ops.import_journey(ctx, journey)
                 added[1] += 1
             w.append(
-                ctx.conn,
-                ctx.chain,
-                w.last_entry(ctx.conn),
+                ctx,
+                ctx.ids()[0],
                 action="history_imported",
                 recorded_at=ctx.now(),
                 actor=actor,
@@ -412,7 +418,7 @@ class Store:
         total = 0
         for batch in _batches(rows, size):
             with self._write("import_scores") as ctx:
-                total += import_scores(ctx.conn, self.engine, self._chain, batch, actor, total)
+                total += import_scores(ctx, batch, actor, total)
         return total
 
     # -- journeys: reads --------------------------------------------------------------
@@ -427,7 +433,10 @@ class Store:
 
     def _working(self, journey_id: str) -> Journey:
         with self._read("journey") as conn:
-            return ops.working_or_missing(ops.Context(conn, self._chain, self.engine), journey_id)
+            found = working(conn, journey_id)
+        if found is None:
+            raise NotFoundError("journey", journey_id)
+        return found
 
     def allowed(self, journey_id: str, *, at: datetime | None = None) -> tuple[str, ...]:
         """The stages the journey may move to at ``at`` (now by default), given a reason
@@ -552,6 +561,7 @@ class Store:
         entry before it, unchanged, so a cut tail or a rewritten history shows.
         """
         with self._read("head") as conn:
+            self.backend.seal(conn, self._chain)
             seq, digest = w.last_entry(conn)
         return Head(seq, digest.hex())
 
@@ -570,15 +580,28 @@ class Store:
         """
         self._here()
         head = Head.parse(expected_head) if isinstance(expected_head, str) else expected_head
-        return verify(self._conn, self.engine, self._chain, expected_head=head, replay=replay)
+        if self._writable:
+            with self.backend.errors("verify"):
+                self.backend.seal(self._conn, self._chain)
+        return verify(
+            self._conn, self.backend, self.engine, self._chain, expected_head=head, replay=replay
+        )
 
     def backup(self, path: str | os.PathLike[str]) -> None:
         """Copy the database to ``path`` with SQLite's backup API (an owner-only file, also
-        when ``path`` existed)."""
+        when ``path`` existed). On PostgreSQL, back up with its own tools (``pg_dump``,
+        base backups) or copy the store into a file with ``stemjourney copy``."""
         self._here()
+        if self.backend.name != "sqlite":
+            raise StorageError(
+                "backup: a PostgreSQL store is backed up with PostgreSQL's own tools "
+                "(pg_dump, pg_basebackup); allowed: stemjourney copy to an SQLite file"
+            )
+        import sqlite3
+
         create_private(path)
         make_private(path)
-        with map_errors("backup"):
+        with self.backend.errors("backup"):
             target = sqlite3.connect(os.path.realpath(path))
             try:
                 self._conn.backup(target)

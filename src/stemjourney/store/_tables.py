@@ -108,7 +108,7 @@ PATIENTS = Table(
         _c("birth_date", "TEXT", "the birth date (ISO), when the clinic holds it"),
         _c("added_at", _TIME, "when the patient was added (UTC)"),
         _c("added_by", "TEXT NOT NULL", "who added the patient"),
-        _c("audit_seq", "INTEGER NOT NULL REFERENCES audit_log (seq)", "the audit entry"),
+        _c("audit_id", "INTEGER NOT NULL REFERENCES audit_log (id)", "the audit entry"),
     ),
     description="Patients; a patient with journeys is never deleted.",
 )
@@ -130,7 +130,7 @@ JOURNEYS = Table(
         _c("moved_at", _TIME, "when it entered the current stage (clinical time, UTC)"),
         _c("closed_at", _OPT_TIME, "when it reached an outcome (clinical time, UTC)"),
         _c("updated_at", _TIME, "when it last changed (system time, UTC)"),
-        _c("last_seq", "INTEGER NOT NULL", "the audit entry of its latest change"),
+        _c("last_audit_id", "INTEGER NOT NULL", "the audit entry of its latest change"),
     ),
     description=(
         "Each journey's identity and current state (its summary row); verify() checks "
@@ -141,7 +141,8 @@ JOURNEYS = Table(
 AUDIT = Table(
     "audit_log",
     (
-        _c("seq", "INTEGER PRIMARY KEY", "the entry's place in the hash chain, from 1"),
+        _c("id", "INTEGER PRIMARY KEY", "the entry's id (the rows it covers name it)"),
+        _c("seq", "INTEGER UNIQUE", "its place in the hash chain, from 1, once sealed"),
         _c("action", "TEXT NOT NULL", "what changed: journey_opened, move, record, score, ..."),
         _c("journey_id", "TEXT", "the journey changed, if any"),
         _c("patient_id", "TEXT", "the patient added or deleted, for patient entries"),
@@ -150,9 +151,23 @@ AUDIT = Table(
         _c("actor", "TEXT NOT NULL", "who made the change"),
         _c("reason", "TEXT", "why (a move's reason, an amendment's correction)"),
         _c("idempotency_key", "TEXT", "the caller's key, so a retried write applies once"),
-        _c("hash", "BLOB NOT NULL CHECK (length(hash) = 32)", "SHA-256 (or HMAC) chain hash"),
+        _c(
+            "rows_digest",
+            "BLOB CHECK (rows_digest IS NULL OR length(rows_digest) = 32)",
+            "the digest of its rows while it waits to be sealed (PostgreSQL only)",
+        ),
+        _c(
+            "hash",
+            "BLOB CHECK (hash IS NULL OR length(hash) = 32)",
+            "SHA-256 (or HMAC) chain hash, once sealed",
+        ),
     ),
-    description="One hash-chained entry per change; it covers the rows the change wrote.",
+    constraints=("CHECK ((seq IS NULL) = (hash IS NULL))",),
+    description=(
+        "One hash-chained entry per change; it covers the rows the change wrote. An entry "
+        "is sealed into the chain (seq and hash) in its own transaction on SQLite, and "
+        "right after its commit, in commit order, on PostgreSQL."
+    ),
 )
 
 TRANSITIONS = Table(
@@ -172,7 +187,7 @@ TRANSITIONS = Table(
             "TEXT CHECK (reason_record IS NULL OR json_valid(reason_record))",
             "a withdrawal, ineligibility or void reason as JSON (code and detail)",
         ),
-        _c("audit_seq", "INTEGER NOT NULL REFERENCES audit_log (seq)", "the audit entry"),
+        _c("audit_id", "INTEGER NOT NULL REFERENCES audit_log (id)", "the audit entry"),
     ),
     constraints=("PRIMARY KEY (journey_id, seq)", "UNIQUE (journey_id, version)"),
     options="STRICT, WITHOUT ROWID",
@@ -190,7 +205,7 @@ RECORDS = Table(
         _c("cycle", "INTEGER NOT NULL", "the treatment round it belongs to"),
         _c("stage_seq", "INTEGER NOT NULL", "the move into the stage it was made in"),
         _c("amends", "INTEGER", "the version of the entry it corrects, if any"),
-        _c("audit_seq", "INTEGER NOT NULL REFERENCES audit_log (seq)", "the audit entry"),
+        _c("audit_id", "INTEGER NOT NULL REFERENCES audit_log (id)", "the audit entry"),
     ),
     constraints=("PRIMARY KEY (journey_id, version)",),
     options="STRICT, WITHOUT ROWID",
@@ -213,7 +228,7 @@ OBSERVATIONS = Table(
         _c("cycle", "INTEGER NOT NULL", "the treatment round it was recorded in"),
         _c("stage_seq", "INTEGER NOT NULL", "the move into the stage it was recorded in"),
         _c("amends", "INTEGER", "the version of the score it corrects, if any"),
-        _c("audit_seq", "INTEGER NOT NULL REFERENCES audit_log (seq)", "the audit entry"),
+        _c("audit_id", "INTEGER NOT NULL REFERENCES audit_log (id)", "the audit entry"),
     ),
     constraints=("PRIMARY KEY (journey_id, version)",),
     options="STRICT, WITHOUT ROWID",
@@ -245,9 +260,9 @@ PATIENT_ERASURES = Table(
     "patient_erasures",
     (
         _c("patient_id", "TEXT PRIMARY KEY", "the patient deleted"),
-        _c("added_seq", "INTEGER NOT NULL REFERENCES audit_log (seq)", "the entry that added it"),
+        _c("added_id", "INTEGER NOT NULL REFERENCES audit_log (id)", "the entry that added it"),
         _c("row_digest", "BLOB NOT NULL CHECK (length(row_digest) = 32)", "its row's digest"),
-        _c("audit_seq", "INTEGER NOT NULL REFERENCES audit_log (seq)", "the deleting entry"),
+        _c("audit_id", "INTEGER NOT NULL REFERENCES audit_log (id)", "the deleting entry"),
     ),
     description=(
         "Patients deleted before they had any journey: the digest of the row keeps the "

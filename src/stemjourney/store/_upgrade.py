@@ -240,10 +240,11 @@ def _copy_1(conn: sqlite3.Connection, chain: Chain, engine: Engine, count: int, 
             if len(mine) == 1:
                 occurred = _new_time(mine[0][2])
                 reason = mine[0][3]
-        fields = (seq, action, journey_id, patient_id, occurred, recorded_at, actor, reason, key)
-        digest = rows_digest(pairs)
-        hashed = chain.entry_hash(prev, fields, digest)
-        conn.execute(AUDIT.insert(), (*fields, hashed))
+        fields = (
+            seq, seq, action, journey_id, patient_id, occurred, recorded_at, actor, reason, key,
+        )  # fmt: skip
+        hashed = chain.entry_hash(prev, fields, rows_digest(pairs))
+        conn.execute(AUDIT.insert(), (*fields, None, hashed))
         for table, row in inserts:
             if table is PATIENT_ERASURES or table is PATIENTS:
                 conn.execute(table.insert(), row)
@@ -274,6 +275,7 @@ def _copy_1(conn: sqlite3.Connection, chain: Chain, engine: Engine, count: int, 
     )
     fields = (
         count + 1,
+        count + 1,
         "migrated",
         None,
         None,
@@ -283,4 +285,4 @@ def _copy_1(conn: sqlite3.Connection, chain: Chain, engine: Engine, count: int, 
         reason,
         None,
     )
-    conn.execute(AUDIT.insert(), (*fields, chain.entry_hash(prev, fields, rows_digest([]))))
+    conn.execute(AUDIT.insert(), (*fields, None, chain.entry_hash(prev, fields, rows_digest([]))))

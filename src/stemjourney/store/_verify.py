@@ -1,15 +1,14 @@
 """``Store.verify``: everything the store promises, checked from the raw rows; never raises.
 
-The passes: the schema (every table, index, trigger and view present and unaltered),
-SQLite's own checks, the file's chain settings, the rows (:mod:`._verify_rows`), then
-the chain from the first entry to the head, and an expected head kept outside the
-file. A problem names the table, the row (by id) and the column, never a stored
-value; an empty report means all is well.
+The passes: the schema (every table, index, trigger and view present and unaltered)
+and the database's own checks (both the backend's), the chain settings, the rows
+(:mod:`._verify_rows`), then the chain from the first entry to the head, and an
+expected head kept outside the file. A problem names the table, the row (by id) and
+the column, never a stored value; an empty report means all is well.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,8 @@ from stemjourney.exceptions import StemJourneyError
 from stemjourney.journey._engine import Engine
 from stemjourney.store import _queries as q
 from stemjourney.store._chain import GENESIS, Chain, Head
-from stemjourney.store._schema import SCHEMA_VERSION, expected_objects
+from stemjourney.store._db import Backend, Db
+from stemjourney.store._schema import SCHEMA_VERSION
 from stemjourney.store._tables import AUDIT, JOURNEYS, STORE_META
 from stemjourney.store._upgrade import UPGRADES
 from stemjourney.store._verify_rows import COVERS, Covered, scan_patients, scan_rows
@@ -85,8 +85,9 @@ class VerifyReport:
 
 
 class _Run:
-    def __init__(self, conn: sqlite3.Connection, engine: Engine, chain: Chain) -> None:
+    def __init__(self, conn: Db, backend: Backend, engine: Engine, chain: Chain) -> None:
         self.conn = conn
+        self.backend = backend
         self.engine = engine
         self.chain = chain
         self.details: list[Problem] = []
@@ -101,35 +102,12 @@ class _Run:
     def step(self, name: str, check: Any, *args: Any) -> Any:
         try:
             return check(*args)
-        except sqlite3.DatabaseError as error:
-            code = getattr(error, "sqlite_errorname", None) or type(error).__name__
+        except self.backend.database_errors as error:
+            code = self.backend.error_name(error)
             self.found(name, None, None, f"cannot be read ({code}): the file may be damaged")
         except (StemJourneyError, ValueError, TypeError, KeyError, IndexError) as error:
             self.found(name, None, None, f"could not be checked ({type(error).__name__})")
         return None
-
-    def schema(self) -> None:
-        expected = expected_objects()
-        seen: set[str] = set()
-        for kind, name, sql in self.conn.execute(
-            "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'"
-        ):
-            seen.add(name)
-            want = expected.get(name)
-            if want is None:
-                self.found("schema", name, None, f"is an unexpected {kind}")
-            elif (kind, sql) != want:
-                self.found("schema", name, None, f"the {want[0]} is altered")
-        for name, (kind, _) in expected.items():
-            if name not in seen:
-                self.found("schema", name, None, f"the {kind} is missing")
-
-    def sqlite(self) -> None:
-        for (message,) in self.conn.execute("PRAGMA quick_check"):
-            if message != "ok":
-                self.found("sqlite", None, None, f"quick_check: {message}")
-        for table, rowid, parent, _ in self.conn.execute("PRAGMA foreign_key_check"):
-            self.found(str(table), str(rowid), None, f"refers to a missing {parent} row")
 
     def settings(self) -> None:
         found = dict(self.conn.execute(f"SELECT key, value FROM {STORE_META.name}").fetchall())
@@ -158,44 +136,65 @@ class _Run:
     ) -> None:
         prev, number = GENESIS, 0
         expected_hash = None
-        last_of = {seq: jid for jid, (seq, _) in updated.items()}
-        for row in self.conn.execute(AUDIT.select(order="seq")):
+        last_of = {entry_id: jid for jid, (entry_id, _) in updated.items()}
+        seen = bytearray(covered.last + 1)
+        for row in self.conn.execute(AUDIT.select("seq IS NOT NULL", order="seq")):
             number += 1
             self.entries += 1
-            seq = row[0]
+            seq = row[1]
             name = f"entry {seq}"
             if seq != number:
                 self.found(
                     AUDIT.name, name, "seq", f"follows entry {number - 1}: entries are missing"
                 )
                 number = seq if isinstance(seq, int) else number
-            stored = row[9]
+            stored = row[11]
             if not isinstance(stored, bytes) or len(stored) != 32:
                 self.found(AUDIT.name, name, "hash", "is not a 32-byte hash")
                 stored = GENESIS
-            inside = isinstance(seq, int) and 1 <= seq <= covered.last
-            digest = _EMPTY
-            if inside and covered.kinds[seq]:
-                digest = bytes(covered.digests[32 * seq : 32 * seq + 32])
-            if self.check_hashes and self.chain.entry_hash(prev, row[:9], digest) != stored:
+            digest = self._digest(covered, row, name, seen)
+            if self.check_hashes and self.chain.entry_hash(prev, row[:10], digest) != stored:
                 self.found(AUDIT.name, name, "hash", "does not match the entry and its rows")
-            self._rows_of(covered, row, name, inside)
-            if seq in last_of and updated[last_of[seq]][1] != row[5]:
-                self.found(JOURNEYS.name, last_of[seq], "updated_at", "differs from its last entry")
+            if row[0] in last_of and updated[last_of[row[0]]][1] != row[6]:
+                self.found(
+                    JOURNEYS.name, last_of[row[0]], "updated_at", "differs from its last entry"
+                )
             if expected is not None and seq == expected.seq:
                 expected_hash = stored.hex()
             prev = stored
-        for seq in range(number + 1, covered.last + 1):
-            if covered.kinds[seq]:
-                self.found(str(covered.owners[seq]), None, "audit_seq", "names no audit entry")
+        for row in self.conn.execute(AUDIT.select("seq IS NULL", order="id")):
+            self.entries += 1
+            name = f"entry id {row[0]}"
+            digest = self._digest(covered, row, name, seen)
+            if not self.backend.inline and row[10] == digest:
+                continue  # committed a moment ago; sealed by the next write or head()
+            self.found(AUDIT.name, name, "seq", "is not sealed into the chain")
+        for entry_id in range(1, covered.last + 1):
+            if covered.kinds[entry_id] and not seen[entry_id]:
+                self.found(str(covered.owners[entry_id]), None, "audit_id", "names no audit entry")
         self.head = Head(number, prev.hex()) if number else None
         if expected is not None:
             self._extends(expected, expected_hash, number)
 
+    def _digest(self, covered: Covered, row: Any, name: str, seen: bytearray) -> bytes:
+        """The digest of the rows that name entry ``row``; checks they are what it says."""
+        entry_id = row[0]
+        inside = isinstance(entry_id, int) and 1 <= entry_id <= covered.last
+        if inside:
+            seen[entry_id] = 1
+        self._rows_of(covered, row, name, inside)
+        digest = _EMPTY
+        if inside and covered.kinds[entry_id]:
+            digest = bytes(covered.digests[32 * entry_id : 32 * entry_id + 32])
+        staged = row[10]
+        if staged is not None and staged != digest:
+            self.found(AUDIT.name, name, "rows_digest", "does not match the rows of the entry")
+        return digest
+
     def _rows_of(self, covered: Covered, row: Any, name: str, inside: bool) -> None:
-        seq, action, journey_id, patient_id = row[0], row[1], row[2], row[3]
-        kinds = covered.kinds[seq] if inside else 0
-        owner = covered.owners[seq] if inside else None
+        entry_id, action, journey_id, patient_id = row[0], row[2], row[3], row[4]
+        kinds = covered.kinds[entry_id] if inside else 0
+        owner = covered.owners[entry_id] if inside else None
         if action not in ACTIONS:
             self.found(AUDIT.name, name, "action", "is not an action stemjourney writes")
             return
@@ -207,7 +206,7 @@ class _Run:
         else:
             good = kinds == wanted
         if action in _ONE and good:
-            good = covered.counts[seq] == 1
+            good = covered.counts[entry_id] == 1
         if not good:
             self.found(AUDIT.name, name, "action", "does not match the rows that name this entry")
         who = patient_id if action.startswith("patient_") else journey_id
@@ -263,7 +262,8 @@ _EMPTY = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b
 
 
 def verify(
-    conn: sqlite3.Connection,
+    conn: Db,
+    backend: Backend,
     engine: Engine,
     chain: Chain,
     *,
@@ -271,14 +271,12 @@ def verify(
     replay: bool = False,
 ) -> VerifyReport:
     """Check everything the store promises; see :class:`VerifyReport`."""
-    run = _Run(conn, engine, chain)
-    factory = conn.text_factory
-    conn.text_factory = _text
-    try:
-        run.step("schema", run.schema)
-        run.step("sqlite", run.sqlite)
+    run = _Run(conn, backend, engine, chain)
+    with backend.raw_text(conn):
+        run.step("schema", backend.check_schema, conn, run.found)
+        run.step(backend.name, backend.check_database, conn, run.found)
         run.step(STORE_META.name, run.settings)
-        last = run.step(AUDIT.name, _last_seq, conn)
+        last = run.step(AUDIT.name, _last_audit_id, conn)
         covered = Covered(last or 0)
         updated = (
             run.step(
@@ -289,22 +287,14 @@ def verify(
         run.journeys = len(updated)
         run.step("patients", scan_patients, conn, covered, run.found)
         run.step(AUDIT.name, run.chain_pass, covered, updated, expected_head)
-        if replay:
-            conn.text_factory = factory
-            run.step("replay", run.replay)
-    finally:
-        conn.text_factory = factory
+    if replay:
+        run.step("replay", run.replay)
     details = tuple(run.details)
     return VerifyReport(
         tuple(str(p) for p in details), run.entries, run.journeys, details, run.head
     )
 
 
-def _text(raw: bytes) -> str:
-    """Text as stored, undecodable bytes kept (so a damaged text is reported, not raised)."""
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def _last_seq(conn: sqlite3.Connection) -> int:
-    found = conn.execute(f"SELECT max(seq) FROM {AUDIT.name}").fetchone()[0]
+def _last_audit_id(conn: Db) -> int:
+    found = conn.execute(f"SELECT max(id) FROM {AUDIT.name}").fetchone()[0]
     return found if isinstance(found, int) else 0

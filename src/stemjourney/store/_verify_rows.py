@@ -65,9 +65,9 @@ _FIELDS = {
 class Covered:
     """What the rows say of each audit entry: their digest, the kinds of rows, whose they are."""
 
-    def __init__(self, last_seq: int) -> None:
-        size = max(last_seq, 0) + 1
-        self.last = last_seq
+    def __init__(self, last_audit_id: int) -> None:
+        size = max(last_audit_id, 0) + 1
+        self.last = last_audit_id
         self.digests = bytearray(32 * size)
         self.kinds = array("B", bytes(size))
         self.counts = array("l", bytes(8 * size))
@@ -78,10 +78,10 @@ class Covered:
     ) -> None:
         """Record the rows ``parts`` of entry ``seq``, all belonging to ``owner``."""
         if not isinstance(seq, int) or not 1 <= seq <= self.last:
-            found(parts[0][0], owner, "audit_seq", "names no audit entry")
+            found(parts[0][0], owner, "audit_id", "names no audit entry")
             return
         if self.kinds[seq]:
-            found(parts[0][0], owner, "audit_seq", "names an audit entry another row group has")
+            found(parts[0][0], owner, "audit_id", "names an audit entry another row group has")
             return
         hasher = hashlib.sha256()
         mask = 0
@@ -288,7 +288,8 @@ def scan_rows(
     covered: Covered,
     found: Found,
 ) -> dict[str, tuple[int, str]]:
-    """Check every journey's rows and digest them; return each journey's (last_seq, updated_at)."""
+    """Check every journey's rows and digest them; return each journey's (last_audit_id,
+    updated_at)."""
     journeys = conn.execute(JOURNEYS.select(order="id"))
     moves = _stream(conn, TRANSITIONS.select(order="journey_id, seq"))
     records = _stream(conn, RECORDS.select(order="journey_id, version"))
@@ -349,10 +350,10 @@ def scan_rows(
             groups.setdefault(seq, []).append((table, row))
         for seq, parts in groups.items():
             covered.add(seq, jid, parts, found)
-        last_seq = j[JOURNEYS.index("last_seq")]
-        if groups and last_seq != max(s for s in groups if isinstance(s, int)):
-            found(JOURNEYS.name, jid, "last_seq", "is not the journey's latest audit entry")
-        updated[jid] = (last_seq, j[JOURNEYS.index("updated_at")])
+        last_audit_id = j[JOURNEYS.index("last_audit_id")]
+        if groups and last_audit_id != max(s for s in groups if isinstance(s, int)):
+            found(JOURNEYS.name, jid, "last_audit_id", "is not the journey's latest audit entry")
+        updated[jid] = (last_audit_id, j[JOURNEYS.index("updated_at")])
     for name in ("t", "r", "o", "s"):
         take(name, "\U0010ffff" * 4)
     return updated
@@ -361,7 +362,7 @@ def scan_rows(
 def scan_patients(conn: sqlite3.Connection, covered: Covered, found: Found) -> None:
     """Digest every patient row under the entry that added it, and every erasure."""
     for row in conn.execute(PATIENTS.select(order="id")):
-        covered.add(row[PATIENTS.index("audit_seq")], str(row[0]), [(PATIENTS.name, row)], found)
+        covered.add(row[PATIENTS.index("audit_id")], str(row[0]), [(PATIENTS.name, row)], found)
     for row in conn.execute(PATIENT_ERASURES.select(order="patient_id")):
         digest = row[2]
         if isinstance(digest, bytes) and len(digest) == 32 and isinstance(row[1], int):

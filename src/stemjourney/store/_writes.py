@@ -1,4 +1,4 @@
-"""The store's writes, each inside the caller's ``BEGIN IMMEDIATE`` transaction.
+"""The store's writes, each inside the caller's transaction (``BEGIN IMMEDIATE`` on SQLite).
 
 Every change appends one entry to the hash-chained audit log together with the rows
 it covers (:func:`append`), then moves the journey's summary row on, only ``WHERE
@@ -14,9 +14,8 @@ order, is fixed here and read back the same way by ``verify()``:
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stemjourney.clinical._codec import time_text
 from stemjourney.clinical._scores import Score
@@ -26,13 +25,20 @@ from stemjourney.store import _rows as r
 from stemjourney.store._chain import GENESIS, Chain, rows_digest
 from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, RECORDS, TRANSITIONS, Table
 
+if TYPE_CHECKING:
+    from stemjourney.journey._engine import Engine
+    from stemjourney.store._db import Backend, Db
+
 __all__ = [
     "ACTIONS",
+    "Context",
     "Prev",
     "append",
+    "audit_row",
     "entry_rows",
     "insert_journey",
     "last_entry",
+    "last_id",
     "update_state",
 ]
 
@@ -51,26 +57,70 @@ ACTIONS = (
 """Every audit entry's action."""
 
 Prev = tuple[int, bytes]
-"""The sequence number and hash of the latest entry."""
+"""The sequence number and hash of the latest sealed entry."""
 
-_LAST = f"SELECT seq, hash FROM {AUDIT.name} ORDER BY seq DESC LIMIT 1"
+_LAST = f"SELECT seq, hash FROM {AUDIT.name} WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
+_LAST_ID = f"SELECT max(id) FROM {AUDIT.name}"
 _UPDATE_STATE = (
     f"UPDATE {JOURNEYS.name} SET stage = ?, cycle = ?, version = ?, stage_seq = ?, moved_at = ?, "
-    "closed_at = coalesce(closed_at, ?), updated_at = ?, last_seq = ? WHERE id = ? AND version = ?"
+    "closed_at = coalesce(closed_at, ?), updated_at = ?, last_audit_id = ? "
+    "WHERE id = ? AND version = ?"
 )
 _INSERTS = {t.name: t.insert() for t in (AUDIT, JOURNEYS, TRANSITIONS, RECORDS, OBSERVATIONS)}
 
 
-def last_entry(conn: sqlite3.Connection) -> Prev:
-    """The latest entry's sequence number and hash (0 and the genesis hash when empty)."""
+class Context:
+    """What every write needs: the connection inside its transaction, the chain, the engine,
+    the backend, and (when entries are sealed inline) the latest sealed entry."""
+
+    __slots__ = ("backend", "chain", "conn", "engine", "prev")
+
+    def __init__(self, conn: Db, chain: Chain, engine: Engine, backend: Backend) -> None:
+        self.conn = conn
+        self.chain = chain
+        self.engine = engine
+        self.backend = backend
+        self.prev: Prev | None = None
+
+    def now(self) -> str:
+        """The system time, as the store writes it."""
+        return time_text(self.engine.clock.now())
+
+    def ids(self, count: int = 1) -> list[int]:
+        """``count`` new audit entry ids, in order."""
+        return self.backend.ids(self.conn, count)
+
+
+def last_entry(conn: Db) -> Prev:
+    """The latest sealed entry's sequence number and hash (0 and the genesis hash when empty)."""
     row = conn.execute(_LAST).fetchone()
     return (0, GENESIS) if row is None else (row[0], bytes(row[1]))
 
 
+def last_id(conn: Db) -> int:
+    """The latest entry's id (0 when there is none)."""
+    found = conn.execute(_LAST_ID).fetchone()[0]
+    return 0 if found is None else int(found)
+
+
+def audit_row(ctx: Context, fields: Sequence[Any], digest: bytes) -> tuple[Any, ...]:
+    """The audit_log row of an entry with ``fields`` (its id, then action ... key) whose rows
+    have ``digest``: sealed at once when the backend seals inline, else waiting for its seal.
+    """
+    if not ctx.backend.inline:
+        return (fields[0], None, *fields[1:], digest, None)
+    if ctx.prev is None:
+        ctx.prev = last_entry(ctx.conn)
+    seq = ctx.prev[0] + 1
+    sealed = (fields[0], seq, *fields[1:])
+    hashed = ctx.chain.entry_hash(ctx.prev[1], sealed, digest)
+    ctx.prev = (seq, hashed)
+    return (*sealed, None, hashed)
+
+
 def append(
-    conn: sqlite3.Connection,
-    chain: Chain,
-    prev: Prev,
+    ctx: Context,
+    entry_id: int,
     *,
     action: str,
     recorded_at: str,
@@ -82,46 +132,54 @@ def append(
     occurred_at: str | None = None,
     reason: str | None = None,
     key: str | None = None,
-) -> Prev:
-    """Append the entry after ``prev`` and insert the ``rows`` it covers; return it.
+) -> None:
+    """Append the entry ``entry_id`` and insert the ``rows`` it covers.
 
-    The rows must already carry the entry's sequence number, ``prev[0] + 1``.
-    ``covered`` are (table, row) pairs the entry also covers, hashed before ``rows``,
-    that the caller writes itself (a journey's identity columns).
+    The rows must already carry ``entry_id``. ``covered`` are (table, row) pairs the entry
+    also covers, hashed before ``rows``, that the caller writes itself (a journey's
+    identity columns).
     """
-    seq = prev[0] + 1
-    fields = (seq, action, journey_id, patient_id, occurred_at, recorded_at, actor, reason, key)
+    fields = (
+        entry_id,
+        action,
+        journey_id,
+        patient_id,
+        occurred_at,
+        recorded_at,
+        actor,
+        reason,
+        key,
+    )
     digest = rows_digest([*covered, *((table.name, row) for table, row in rows)])
-    hashed = chain.entry_hash(prev[1], fields, digest)
-    conn.execute(_INSERTS[AUDIT.name], (*fields, hashed))
+    conn = ctx.conn
+    conn.execute(_INSERTS[AUDIT.name], audit_row(ctx, fields, digest))
     for table, row in rows:
         conn.execute(table.insert(), row)
-    return seq, hashed
 
 
 def entry_rows(
-    entry: TransitionEntry | RecordEntry, seq: int
+    entry: TransitionEntry | RecordEntry, entry_id: int
 ) -> list[tuple[Table, tuple[Any, ...]]]:
-    """The row one history entry writes, with the audit entry ``seq`` that covers it."""
+    """The row one history entry writes, with the audit entry ``entry_id`` that covers it."""
     if isinstance(entry, TransitionEntry):
-        return [(TRANSITIONS, r.transition_row(entry, seq))]
+        return [(TRANSITIONS, r.transition_row(entry, entry_id))]
     if isinstance(entry.record, Score):
-        return [(OBSERVATIONS, r.observation_row(entry, seq))]
-    return [(RECORDS, r.record_row(entry, seq))]
+        return [(OBSERVATIONS, r.observation_row(entry, entry_id))]
+    return [(RECORDS, r.record_row(entry, entry_id))]
 
 
-def insert_journey(conn: sqlite3.Connection, journey: Journey, seq: int, recorded_at: str) -> None:
-    """Insert a newly opened journey's summary row, its latest change being entry ``seq``."""
-    conn.execute(_INSERTS[JOURNEYS.name], r.state_row(journey, None, recorded_at, seq))
+def insert_journey(conn: Db, journey: Journey, entry_id: int, recorded_at: str) -> None:
+    """Insert a newly opened journey's summary row, its latest change being ``entry_id``."""
+    conn.execute(_INSERTS[JOURNEYS.name], r.state_row(journey, None, recorded_at, entry_id))
 
 
 def update_state(
-    conn: sqlite3.Connection,
+    conn: Db,
     journey: Journey,
     expected: int,
     closed_at: str | None,
     recorded_at: str,
-    seq: int,
+    entry_id: int,
 ) -> None:
     """Move the journey's summary row on, only if it is still at ``expected``.
 
@@ -139,7 +197,7 @@ def update_state(
             time_text(last.occurred_at),
             closed_at,
             recorded_at,
-            seq,
+            entry_id,
             journey.id,
             expected,
         ),
