@@ -7,9 +7,11 @@ own peak resident memory.
 
 from __future__ import annotations
 
+import os
 import pickle
 import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -19,6 +21,7 @@ from typing import Any
 
 import _data
 import _refs
+import _written
 from _measure import best_of, peak_mb, timed
 
 from stemjourney.clinical._codec import time_text
@@ -32,6 +35,7 @@ DB = "clinic.db"
 def build(work: Path, size: dict[str, Any]) -> dict[str, Any]:
     """Build the journeys (through the engine, persisted in bulk)."""
     path = work / DB
+    _unlink_db(path)
     seconds, plans = timed(lambda: _data.build(path, size["journeys"], workers=2))
     with (work / "plans.pickle").open("wb") as out:
         pickle.dump(plans, out)
@@ -45,26 +49,22 @@ def build(work: Path, size: dict[str, Any]) -> dict[str, Any]:
 
 
 def _raw_rows(path: Path, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The 14-column rows the store writes for ``rows``, for the raw reference."""
+    """The ``observations`` rows the store writes for ``rows``, for the raw reference.
+
+    Each journey's versions go on from its summary row; the rows name the journey's
+    latest audit entry (an existing one: foreign keys are on).
+    """
     conn = sqlite3.connect(path)
     state = {
         row[0]: list(row[1:])
-        for row in conn.execute(
-            "SELECT j.id, j.version, j.cycle, j.stage, "
-            "(SELECT max(seq) FROM transitions WHERE journey_id = j.id), "
-            "(SELECT min(id) FROM audit_log WHERE journey_id = j.id) FROM journeys AS j"
-        )
+        for row in conn.execute("SELECT id, version, cycle, stage_seq, last_seq FROM journeys")
     }
     conn.close()
-    now = time_text(_data.NOW + timedelta(hours=12))
     out = []
     for jid, instrument, value, at in rows:
         s = state[jid]
         s[0] += 1
-        out.append(
-            (jid, s[0], instrument, float(value), None, time_text(at), s[1], s[2], s[3], now,
-             "bench.import", None, None, s[4])
-        )  # fmt: skip
+        out.append((jid, s[0], instrument, value, None, time_text(at), s[1], s[2], None, s[3]))
     return out
 
 
@@ -76,8 +76,45 @@ def _raw_connection(path: Path) -> sqlite3.Connection:
     return conn
 
 
+_LEAN = (
+    "CREATE TABLE lean_scores (journey_id TEXT NOT NULL, instrument TEXT NOT NULL, "
+    "value ANY NOT NULL, measured_at TEXT NOT NULL, version INTEGER NOT NULL, "
+    "PRIMARY KEY (journey_id, version)) STRICT, WITHOUT ROWID"
+)
+_LEAN_INSERT = (
+    "INSERT INTO lean_scores (journey_id, instrument, value, measured_at, version) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _lean_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The five facts of each score, ready for ``executemany`` (versions from 1 a journey)."""
+    versions: dict[str, int] = {}
+    out = []
+    for jid, instrument, value, at in rows:
+        versions[jid] = versions.get(jid, 0) + 1
+        out.append((jid, instrument, value, time_text(at), versions[jid]))
+    return out
+
+
+def _lean_batch(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> float:
+    start = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(_LEAN_INSERT, rows)
+    conn.execute("COMMIT")
+    return time.perf_counter() - start
+
+
 def import_scores(work: Path, size: dict[str, Any]) -> dict[str, Any]:
-    """Bulk import of the NRS scores through ``Store.import_scores`` against raw executemany."""
+    """Bulk import of the NRS scores through ``Store.import_scores``.
+
+    Against two references: ``ratio``, raw ``executemany`` of the same rows into the
+    same table of a copy of the file, one transaction (before the import); and
+    ``vs_lean``, raw ``executemany`` of the same five facts into a minimal STRICT table
+    with only a primary key, one transaction per batch of the import's size,
+    interleaved batch by batch with the import (each batch of the import is one call
+    of ``import_scores``, one transaction, as its default batch makes it).
+    """
     with (work / "plans.pickle").open("rb") as src:
         plans = pickle.load(src)
     rows = _data.score_rows(plans, size["scores"])
@@ -85,40 +122,64 @@ def import_scores(work: Path, size: dict[str, Any]) -> dict[str, Any]:
     shutil.copyfile(path, raw_path)
     raw_rows = _raw_rows(raw_path, rows)
     conn = _raw_connection(raw_path)
-    sql = (
-        "INSERT INTO observations (journey_id, version, instrument, value, answers, measured_at, "
-        "cycle, stage, stage_seq, recorded_at, actor, amends, reason, audit_id) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    )
-    raw_s, _ = timed(lambda: _refs.raw_import(conn, raw_rows, sql))
+    raw_s, _ = timed(lambda: _refs.raw_import(conn, raw_rows, OBSERVATIONS_INSERT))
     conn.close()
     raw_rows.clear()
-    raw_path.unlink()
-    for extra in ("-wal", "-shm"):
-        Path(f"{raw_path}{extra}").unlink(missing_ok=True)
+    _unlink_db(raw_path)
+    lean_path = work / "lean.db"
+    _unlink_db(lean_path)
+    lean = _raw_connection(lean_path)
+    lean.execute(_LEAN)
+    lean_rows = _lean_rows(rows)
+    batch = size["batch"]
+    store_s: list[float] = []
+    lean_s: list[float] = []
     before = path.stat().st_size
+    written = 0
     with open_store(path) as store:
-        ours_s, written = timed(
-            lambda: store.import_scores(rows, actor="bench.import", batch_size=size["batch"])
-        )
+        for start in range(0, len(rows), batch):
+            began = time.perf_counter()
+            written += store.import_scores(rows[start : start + batch], actor="bench.import")
+            store_s.append(time.perf_counter() - began)
+            lean_s.append(_lean_batch(lean, lean_rows[start : start + batch]))
         scores = store.db.execute("SELECT count(*) FROM observations").fetchone()[0]
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    lean.close()
+    _unlink_db(lean_path)
     after = path.stat().st_size
     assert written == len(rows)
+    ours_s, lean_total = sum(store_s), sum(lean_s)
     return {
         "rows": len(rows),
-        "batch_size": size["batch"],
+        "batch_size": batch,
         "raw_rows_per_s": round(len(rows) / raw_s),
         "store_rows_per_s": round(len(rows) / ours_s),
+        "lean_rows_per_s": round(len(rows) / lean_total),
         "raw_s": round(raw_s, 2),
         "store_s": round(ours_s, 2),
+        "lean_s": round(lean_total, 2),
         "ratio": round(raw_s / ours_s, 3),
+        "vs_lean": round(lean_total / ours_s, 3),
+        "vs_lean_median_batch": round(
+            median(b / a for a, b in zip(store_s, lean_s, strict=True)), 3
+        ),
         "scores_in_db": scores,
         "db_bytes": after,
         "db_mb_per_million_scores": round(after / scores, 1),
         "import_mb_per_million_scores": round((after - before) / len(rows), 1),
         "peak_mb": peak_mb(),
     }
+
+
+def _unlink_db(path: Path) -> None:
+    for extra in ("", "-wal", "-shm"):
+        Path(f"{path}{extra}").unlink(missing_ok=True)
+
+
+OBSERVATIONS_INSERT = (
+    "INSERT INTO observations (journey_id, version, instrument, value, answers, measured_at, "
+    "cycle, stage_seq, amends, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def cohort(work: Path, size: dict[str, Any]) -> dict[str, Any]:
@@ -209,18 +270,107 @@ def worklist(work: Path, size: dict[str, Any]) -> dict[str, Any]:
 
 
 def verify(work: Path, size: dict[str, Any]) -> dict[str, Any]:
-    """``Store.verify()`` over the whole clinic."""
-    with open_store(work / DB) as store:
+    """``Store.verify()`` over the whole clinic, against its floor (``_refs.verify_floor``:
+    plain sqlite3 reading every row of every table in verify's order, SHA-256 of each).
+
+    Cold is the first run after opening (a new store, a new connection for the floor);
+    warm, the runs after it on the same store and connection, interleaved with the
+    floor's. Beside them, SQLite's own checks that verify runs (``quick_check``,
+    ``foreign_key_check``), timed alone on a plain connection: part of verify's time
+    that the floor does not do.
+    """
+    path = work / DB
+    warm_runs = max(1, size["repeat"] - 1)
+    verify_s: list[float] = []
+    floor_s: list[float] = []
+    floor_conn = sqlite3.connect(path, isolation_level=None)
+    with open_store(path) as store:
         seconds, report = timed(store.verify)
+        verify_s.append(seconds)
+        seconds, rows = timed(lambda: _refs.verify_floor(floor_conn))
+        floor_s.append(seconds)
+        for _ in range(warm_runs):
+            seconds, report = timed(store.verify)
+            verify_s.append(seconds)
+            seconds, rows = timed(lambda: _refs.verify_floor(floor_conn))
+            floor_s.append(seconds)
+    floor_conn.close()
+    checks_conn = sqlite3.connect(path, isolation_level=None)
+    quick_s, _ = timed(lambda: checks_conn.execute("PRAGMA quick_check").fetchall())
+    fk_s, _ = timed(lambda: checks_conn.execute("PRAGMA foreign_key_check").fetchall())
+    checks_conn.close()
     entries = report.audit_entries
+    warm, floor_warm = median(verify_s[1:]), median(floor_s[1:])
     return {
         "ok": report.ok,
         "problems": list(report.problems[:5]),
         "audit_entries": entries,
         "journeys": report.journeys,
-        "seconds": round(seconds, 1),
-        "s_per_million_audit_entries": round(seconds / entries * 1e6, 1),
+        "rows_read": rows,
+        "seconds": round(verify_s[0], 1),
+        "cold_s": round(verify_s[0], 2),
+        "warm_s": round(warm, 2),
+        "floor_cold_s": round(floor_s[0], 2),
+        "floor_warm_s": round(floor_warm, 2),
+        "vs_floor_cold": round(verify_s[0] / floor_s[0], 3),
+        "vs_floor": round(warm / floor_warm, 3),
+        "runs_s": {
+            "verify": [round(t, 2) for t in verify_s],
+            "floor": [round(t, 2) for t in floor_s],
+        },
+        "sqlite_checks_s": {"quick_check": round(quick_s, 2), "foreign_key_check": round(fk_s, 2)},
+        "s_per_million_audit_entries": round(verify_s[0] / entries * 1e6, 1),
         "peak_mb": peak_mb(),
+    }
+
+
+def written(work: Path, size: dict[str, Any]) -> dict[str, Any]:
+    """Bytes per score of a clinic written change by change through the public API
+    (``_written``: the first ``written_journeys`` journeys of the clinic and their share
+    of its scores, one call and one transaction per change), beside the bulk-built
+    clinic's; a ``dbstat`` breakdown of both files by table and index."""
+    journeys = min(size["written_journeys"], size["journeys"])
+    scores = round(size["scores"] * journeys / size["journeys"])
+    with tempfile.TemporaryDirectory(prefix="stemjourney-written-", dir=_ram_disk(work)) as tmp:
+        path = Path(tmp) / "written.db"
+        seconds, calls = timed(lambda: _written.write(path, journeys, scores))
+        out: dict[str, Any] = {
+            "journeys": journeys,
+            "calls": calls,
+            "seconds": round(seconds, 1),
+            "folder": str(path.parent.parent),
+        }
+        _bytes_of(out, "written", path)
+    _bytes_of(out, "bulk", work / DB)
+    out["bytes_per_score"] = out["written"]["bytes_per_score"]
+    out["peak_mb"] = peak_mb()
+    return out
+
+
+def _ram_disk(work: Path) -> Path:
+    """Where to write the change-by-change clinic: only its bytes are measured, so a RAM
+    disk when there is one (its quarter-million fsyncs take many minutes on a shared
+    virtual disk and change nothing in the file), else the work directory."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else work
+
+
+def _bytes_of(out: dict[str, Any], name: str, file: Path) -> None:
+    """The file's bytes per score held, and its ``dbstat`` breakdown, into ``out[name]``."""
+    with open_store(file) as store:
+        held = store.db.execute("SELECT count(*) FROM observations").fetchone()[0]
+        ok = store.verify().ok if name == "written" else None
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    stat = _written.dbstat(file)
+    file_bytes = file.stat().st_size
+    out[name] = {
+        "scores_held": held,
+        "file_bytes": file_bytes,
+        "bytes_per_score": round(file_bytes / held, 1),
+        "verify_ok": ok,
+        "dbstat": {
+            k: {**v, "bytes_per_score": round(v["bytes"] / held, 1)} for k, v in stat.items()
+        },
     }
 
 
@@ -230,6 +380,7 @@ STEPS: dict[str, Step] = {
     "cohort": cohort,
     "worklist": worklist,
     "verify": verify,
+    "written": written,
 }
 
 
