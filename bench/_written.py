@@ -194,3 +194,68 @@ def dbstat(path: Path) -> dict[str, dict[str, Any]]:
         }
         for name, pages, size, payload, unused, cells in rows
     }
+
+
+def _int_bytes(value: int) -> int:
+    if value in (0, 1):
+        return 0
+    for size, limit in ((1, 1 << 7), (2, 1 << 15), (3, 1 << 23), (4, 1 << 31), (6, 1 << 47)):
+        if -limit <= value < limit:
+            return size
+    return 8
+
+
+def _varint(value: int) -> int:
+    size = 1
+    while value >= 0x80 and size < 9:
+        value >>= 7
+        size += 1
+    return size
+
+
+def _cost(value: Any) -> int:
+    """Bytes of one value in an SQLite record: its serial type (header) and its data."""
+    if value is None:
+        return 1
+    if isinstance(value, int):
+        return 1 + _int_bytes(value)
+    if isinstance(value, float):
+        return 9
+    data = len(value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value)
+    return _varint(2 * data + 13) + data
+
+
+COLUMN_TABLES = ("audit_log", "records", "observations", "transitions", "journeys", "patients")
+
+
+def column_bytes(path: Path, tables: tuple[str, ...] = COLUMN_TABLES) -> dict[str, Any]:
+    """Average bytes of each column as stored in a table's records (serial type and data;
+    an INTEGER PRIMARY KEY is the rowid, outside the record), and of the whole record."""
+    conn = sqlite3.connect(path)
+    out: dict[str, Any] = {}
+    for table in tables:
+        info = conn.execute(f"PRAGMA table_info({table})").fetchall()
+        names = [c[1] for c in info]
+        rowid = next((c[1] for c in info if c[5] == 1 and c[2].upper() == "INTEGER"), None)
+        pk = "SELECT 1 FROM pragma_index_list(?) WHERE origin = 'pk'"
+        if conn.execute(pk, (table,)).fetchone():
+            rowid = None  # WITHOUT ROWID or a composite key: every column is in the record
+        sums = [0] * len(names)
+        rows = 0
+        for row in conn.execute(f"SELECT * FROM {table}"):  # noqa: S608 (constant names)
+            rows += 1
+            for i, value in enumerate(row):
+                sums[i] += _cost(value)
+        skip = names.index(rowid) if rowid else -1
+        columns = {
+            n: round(s / rows, 1) if rows else 0.0
+            for i, (n, s) in enumerate(zip(names, sums, strict=True))
+            if i != skip
+        }
+        out[table] = {
+            "rows": rows,
+            "record_bytes": round(sum(columns.values()) + 1, 1),
+            "columns": dict(sorted(columns.items(), key=lambda kv: -kv[1])),
+        }
+    conn.close()
+    return out

@@ -132,6 +132,10 @@ def _store_unjudged(steps: dict[str, Any]) -> dict[str, Any]:
             k: verify[f"{k}_s"] for k in ("cold", "warm", "floor_cold", "floor_warm")
         },
         "verify_sqlite_checks_s": verify["sqlite_checks_s"],
+        "verify_vs_floor_cpu": {
+            "warm": verify["vs_floor_cpu"],
+            "cold": verify["vs_floor_cold_cpu"],
+        },
         "cold_move_prior_entries": {n: cold[n]["prior_entries"] for n in sizes},
         "cold_move_ratio_whole": {n: cold[n]["ratio_whole"] for n in sizes},
         "cold_move_us_median": {n: cold[n]["us_median"] for n in sizes},
