@@ -1,11 +1,11 @@
 """The benchmark clinic: 100,000 journeys and 1,000,000 NRS scores, from a fixed seed.
 
 Every journey is built through the engine (every move guarded, every record
-checked), then persisted in bulk: the same rows, audit entries and hash chain the
-store's write path produces (its own ``_writes`` helpers), written in large
-transactions instead of one transaction and one fsync per change. ``verify()`` on
-the result replays every journey and checks the chain, so a bulk-built file is a
-real store file. The million follow-up scores are not written here: the import step
+checked), then persisted in bulk through the public ``Store.import_history`` (it
+replays each journey through the engine and writes the same rows, audit entries and
+hash chain as writing it change by change), one transaction per chunk of journeys
+instead of one transaction and one fsync per change. ``verify()`` checks the result
+like any store file. The million follow-up scores are not written here: the import step
 writes them through the public ``Store.import_scores`` (that is what it measures);
 :func:`score_rows` draws them.
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import multiprocessing
 import random
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,11 +25,7 @@ from typing import Any
 import attrs
 
 import stemjourney as sj
-from stemjourney.clinical._codec import canonical_json, time_text
-from stemjourney.store import _rows as r
-from stemjourney.store import _writes as w
 from stemjourney.store import open_store
-from stemjourney.store._chain import GENESIS, entry_hash
 
 SEED = 20261123
 TODAY = date(2026, 11, 23)
@@ -71,7 +66,7 @@ def _ids(n: int) -> tuple[str, str]:
 
 
 class Builder:
-    """Builds journeys through the engine and turns them into the store's rows."""
+    """Builds journeys through the engine."""
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
@@ -226,69 +221,6 @@ class Builder:
                 return self._move(j, "withdrawn", at, reason="patient_choice"), injections, base
         return j, injections, base
 
-    # -- the rows the store would write ------------------------------------------------
-
-    def rows(self, j: sj.Journey, out: Rows) -> None:
-        """Append the rows and audit entries the store writes for ``j``, change by change.
-
-        Audit entries are ``AuditFields`` without their id; the rows that point at an
-        audit entry hold its index in ``out.audit`` until :func:`_write` numbers them.
-        """
-        opening = j.history[0]
-        pid = j.patient_id
-        added = time_text(opening.recorded_at - TEN_MIN)
-        prow = r.patient_row(sj.Patient(id=pid, external_id=f"MRN-{pid}"), added, "bench.desk")
-        audit = out.audit
-        audit.append(
-            ("patient_added", pid, None, None, added, "bench.desk", None,
-             canonical_json({"patient": w.digest(prow)}))
-        )  # fmt: skip
-        out.patients.append(prow)
-        audit.append(
-            ("journey_opened", pid, j.id, 1, time_text(opening.recorded_at), opening.actor, None,
-             canonical_json(w.opening_payload(j)))
-        )  # fmt: skip
-        out.transitions.append(r.transition_row(opening, len(audit) - 1))
-        entries = sorted((*j.history[1:], *j.records), key=lambda e: e.version)
-        closed = None
-        is_outcome = self.engine.pipeline.is_outcome
-        for e in entries:
-            if isinstance(e, sj.TransitionEntry):
-                action = "move"
-                if closed is None and is_outcome(e.target):
-                    closed = time_text(e.occurred_at)
-            else:
-                action = "score" if isinstance(e.record, sj.Score) else "record"
-            audit.append(
-                (action, pid, j.id, e.version, time_text(e.recorded_at), e.actor, None,
-                 canonical_json(w.entry_payload(e)))
-            )  # fmt: skip
-            at = len(audit) - 1
-            if isinstance(e, sj.TransitionEntry):
-                out.transitions.append(r.transition_row(e, at))
-            elif isinstance(e.record, sj.Score):
-                out.observations.append(r.observation_row(e, at))
-            else:
-                out.records.append(r.record_row(e, at))
-        updated = time_text((entries[-1] if entries else opening).recorded_at)
-        out.journeys.append(
-            (j.id, pid, j.condition, j.site, j.side.value, j.cell_source.value, j.stage, j.cycle,
-             j.version, time_text(opening.occurred_at), closed, updated)
-        )  # fmt: skip
-
-
-@attrs.define
-class Rows:
-    """One chunk of journeys as rows, ready for ``executemany``."""
-
-    plans: list[Plan] = attrs.Factory(list)
-    audit: list[tuple[Any, ...]] = attrs.Factory(list)
-    patients: list[tuple[Any, ...]] = attrs.Factory(list)
-    journeys: list[tuple[Any, ...]] = attrs.Factory(list)
-    transitions: list[tuple[Any, ...]] = attrs.Factory(list)
-    records: list[tuple[Any, ...]] = attrs.Factory(list)
-    observations: list[tuple[Any, ...]] = attrs.Factory(list)
-
 
 @attrs.frozen
 class Plan:
@@ -300,14 +232,30 @@ class Plan:
     until: datetime
 
 
-def chunk(job: tuple[int, int, int]) -> Rows:
-    """Journeys ``first`` to ``last`` (1-based, inclusive) as rows; seeded by chunk."""
+@attrs.frozen
+class Chunk:
+    """Journeys built through the engine: their patients, the journeys, the score plans."""
+
+    patients: list[sj.Patient]
+    journeys: list[sj.Journey]
+    plans: list[Plan]
+
+
+def patient_of(journey: sj.Journey) -> sj.Patient:
+    """The patient of a benchmark journey (one patient per journey)."""
+    return sj.Patient(id=journey.patient_id, external_id=f"MRN-{journey.patient_id}")
+
+
+def chunk(job: tuple[int, int, int]) -> Chunk:
+    """Journeys ``first`` to ``last`` (1-based, inclusive), built through the engine;
+    seeded by chunk, so any chunk is the same whoever builds it."""
     seed, first, last = job
     builder = Builder(seed * 1_000_003 + first)
-    out = Rows()
+    out = Chunk([], [], [])
     for n in range(first, last + 1):
         j, injections, base = builder.journey(n)
-        builder.rows(j, out)
+        out.patients.append(patient_of(j))
+        out.journeys.append(j)
         if injections and j.stage != "voided":
             closed = builder.engine.pipeline.is_outcome(j.stage)
             until = j.last_move.occurred_at if closed else NOW - H
@@ -315,52 +263,24 @@ def chunk(job: tuple[int, int, int]) -> Rows:
     return out
 
 
-_SQL = {
-    "patients": "INSERT INTO patients (id, external_id, external_key, display_name, birth_date, "
-    "added_at, added_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    "journeys": "INSERT INTO journeys (id, patient_id, condition, site, side, cell_source, stage, "
-    "cycle, version, opened_at, closed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "transitions": w._INSERT_TRANSITION,
-    "records": w._INSERT_RECORD,
-    "observations": w.INSERT_OBSERVATION,
-}
-
-
-def _write(conn: sqlite3.Connection, rows: Rows, state: list[Any]) -> None:
-    """Number and chain the chunk's audit entries, then write every table in one go."""
-    last_id, prev = state
-    base = last_id + 1
-    audit = []
-    for i, fields in enumerate(rows.audit):
-        full = (base + i, *fields)
-        digest = entry_hash(prev, full)  # type: ignore[arg-type]
-        audit.append((*full, prev, digest))
-        prev = digest
-    conn.executemany(w._INSERT_AUDIT, audit)
-    state[:] = [last_id + len(audit), prev]
-    conn.executemany(_SQL["patients"], rows.patients)
-    conn.executemany(_SQL["journeys"], rows.journeys)
-    for table in ("transitions", "records", "observations"):
-        conn.executemany(_SQL[table], [(*row[:-1], base + row[-1]) for row in getattr(rows, table)])
+def jobs(journeys: int, seed: int = SEED) -> list[tuple[int, int, int]]:
+    """The chunks of journeys 1 to ``journeys``, as :func:`chunk` takes them."""
+    return [(seed, a, min(a + CHUNK - 1, journeys)) for a in range(1, journeys + 1, CHUNK)]
 
 
 def build(path: Path, journeys: int = JOURNEYS, seed: int = SEED, workers: int = 2) -> list[Plan]:
     """Build the clinic's journeys into a new store file at ``path``; return the score plans.
 
-    ``workers`` processes build the journeys through the engine and turn them into
-    rows; this process chains the audit entries and writes, one transaction a chunk.
+    ``workers`` processes build the journeys through the engine; this process writes
+    each chunk with the public ``Store.import_history`` (one transaction a chunk: it
+    replays every journey through the engine and writes its rows and hash-chained
+    entries, the same as writing it change by change).
     """
-    jobs = [(seed, a, min(a + CHUNK - 1, journeys)) for a in range(1, journeys + 1, CHUNK)]
     plans: list[Plan] = []
-    with open_store(path) as store:
-        conn: sqlite3.Connection = store.db.conn
-        state: list[Any] = [0, GENESIS]
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for rows in pool.imap(chunk, jobs):
-                conn.execute("BEGIN IMMEDIATE")
-                _write(conn, rows, state)
-                conn.execute("COMMIT")
-                plans.extend(rows.plans)
+    with open_store(path) as store, multiprocessing.get_context("fork").Pool(workers) as pool:
+        for part in pool.imap(chunk, jobs(journeys, seed)):
+            store.import_history(part.patients, part.journeys, actor="bench.import")
+            plans.extend(part.plans)
     return plans
 
 

@@ -7,10 +7,12 @@ more than the code. Here blocks of ``--block`` moves alternate between:
 - ``warm``: the store, its journeys read first (a workstation reads, then moves);
 - ``cold``: the store freshly opened (each move loads the journey's history);
 - ``same_sql``: bare sqlite3 on a copy of the same store file, running the same
-  statements the store runs for a move (read the journey's version, read the
-  audit chain's head, INSERT the audit entry, INSERT the transition, UPDATE the
-  journey ``WHERE version = ?``) with every value, payload and hash computed
-  before the clock starts: the raw database underneath, doing the same writes;
+  statements the store runs for a move, captured from the store's own connection
+  (``set_trace_callback``, see ``_trace``) while it made the same moves on another
+  copy beforehand: the reads of the journey's working copy, the audit chain's head,
+  the INSERTs of the audit entry and the transition, the UPDATE of the journey
+  ``WHERE version = ?``, with every value and hash the store computed: the raw
+  database underneath, doing the same work;
 - ``minimal``: bare sqlite3 on two minimal tables, ``UPDATE ... WHERE version = ?``
   and one INSERT (no audit entry, no index).
 
@@ -34,10 +36,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import _trace
+
 import stemjourney as sj
-from stemjourney.clinical._codec import canonical_json, time_text
 from stemjourney.store import Store, open_store
-from stemjourney.store._chain import entry_hash
 
 DAY0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 WHEN = DAY0 + timedelta(days=7)
@@ -109,76 +111,30 @@ def _bare_moves(conn: sqlite3.Connection, ids: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def _same_sql(path: Path, ids: list[str]) -> tuple[sqlite3.Connection, list[tuple[Any, ...]]]:
-    """A connection to a copy of the store file, and each move's values, ready beforehand."""
+def _same_sql(path: Path, capture_path: Path, ids: list[str]) -> tuple[sqlite3.Connection, Any]:
+    """A connection to a copy of the store file, and each move's statements, ready beforehand.
+
+    The statements are captured from the store's own connection while it makes the same
+    moves, in the same order, on another copy of the file (``_trace``); this copy then
+    replays them, so it stays the same as that one.
+    """
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
-    last_id, prev = conn.execute(_HEAD).fetchone()
-    recorded = time_text(datetime.now(UTC))
-    occurred = time_text(WHEN)
-    moves = []
-    for jid in ids:
-        last_id += 1
-        payload = canonical_json(
-            {
-                "entry": {
-                    "journey_id": jid,
-                    "seq": 2,
-                    "source": "consultation",
-                    "target": "harvest",
-                    "cycle": 1,
-                    "occurred_at": occurred,
-                    "recorded_at": recorded,
-                    "actor": "bench",
-                    "version": 5,
-                    "reason": None,
-                    "late_reason": None,
-                    "override_reason": None,
-                }
-            }
-        )
-        fields = (last_id, "move", "p-bench", jid, 5, recorded, "bench", None, payload)
-        digest = entry_hash(prev, fields)
-        moves.append((jid, (*fields, prev, digest), occurred, recorded))
-        prev = digest
-    return conn, moves
+    captures = []
+    with open_store(capture_path) as store:
+        for jid in ids:
+            _, seen = _trace.capture(store.db.conn, lambda j=jid, s=store: _store_moves(s, [j]))
+            captures.append(seen)
+    steps = _trace.lift(captures)
+    return conn, (steps, captures)
 
 
-_HEAD = "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"
-
-
-def _same_sql_moves(conn: sqlite3.Connection, moves: list[tuple[Any, ...]]) -> float:
+def _same_sql_moves(conn: sqlite3.Connection, moves: list[list[_trace.Step]]) -> float:
     start = time.perf_counter()
-    for jid, audit, occurred, recorded in moves:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            "SELECT id, patient_id, condition, site, side, cell_source, version FROM journeys "
-            "WHERE id = ?",
-            (jid,),
-        ).fetchone()
-        conn.execute(_HEAD).fetchone()
-        conn.execute(
-            "INSERT INTO audit_log (id, action, patient_id, journey_id, version, recorded_at, "
-            "actor, idempotency_key, payload, prev_hash, hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            audit,
-        )
-        conn.execute(
-            "INSERT INTO transitions (journey_id, seq, version, source, target, cycle, "
-            "occurred_at, recorded_at, actor, reason, late_reason, override_reason, audit_id) "
-            "VALUES (?, 2, 5, 'consultation', 'harvest', 1, ?, ?, 'bench', NULL, NULL, NULL, ?)",
-            (jid, occurred, recorded, audit[0]),
-        )
-        done = conn.execute(
-            "UPDATE journeys SET stage = 'harvest', cycle = 1, version = 5, "
-            "closed_at = coalesce(closed_at, NULL), updated_at = ? WHERE id = ? AND version = 4",
-            (recorded, jid),
-        ).rowcount
-        if done != 1:
-            raise RuntimeError(f"same-SQL move of {jid} found no row at version 4")
-        conn.execute("COMMIT")
+    for steps in moves:
+        _trace.run(conn, steps)
     return time.perf_counter() - start
 
 
@@ -190,21 +146,30 @@ def _store_moves(store: Store, ids: list[str]) -> float:
 
 
 def measure(blocks: int, block: int) -> dict[str, object]:
-    """Interleave the four kinds of move; return microseconds per move and the ratios."""
-    count = blocks * block
+    """Interleave the four kinds of move; return microseconds per move and the ratios.
+
+    A first block of each kind runs untimed (the same-SQL one checked statement for
+    statement against the capture); ``blocks`` timed blocks follow.
+    """
+    count = (blocks + 1) * block
     times: dict[str, list[float]] = {"warm": [], "cold": [], "same_sql": [], "minimal": []}
     with tempfile.TemporaryDirectory(prefix="stemjourney-move-") as tmp:
         ids = _prepare(Path(tmp) / "warm.db", count)
-        for name in ("cold", "same"):
+        for name in ("cold", "same", "capture"):
             shutil.copyfile(Path(tmp) / "warm.db", Path(tmp) / f"{name}.db")
         bare = _bare(Path(tmp) / "bare.db", count)
-        same, moves = _same_sql(Path(tmp) / "same.db", ids)
+        same, (moves, captures) = _same_sql(Path(tmp) / "same.db", Path(tmp) / "capture.db", ids)
         warm = open_store(Path(tmp) / "warm.db")
         cold = open_store(Path(tmp) / "cold.db")
         for jid in ids:
             warm.journey(jid)
         try:
-            for b in range(blocks):
+            _store_moves(warm, ids[:block])
+            differs = _trace.check(same, moves[0], captures[0])
+            _same_sql_moves(same, moves[1:block])
+            _bare_moves(bare, ids[:block])
+            _store_moves(cold, ids[:block])
+            for b in range(1, blocks + 1):
                 part = ids[b * block : (b + 1) * block]
                 times["warm"].append(_store_moves(warm, part))
                 times["same_sql"].append(_same_sql_moves(same, moves[b * block : (b + 1) * block]))
@@ -222,7 +187,7 @@ def measure(blocks: int, block: int) -> dict[str, object]:
         return round(statistics.median(a / b for a, b in pairs), 3)
 
     return {
-        "moves": count,
+        "moves": blocks * block,
         "block": block,
         "us_per_move_median": us,
         "ratio_warm": ratio("warm", "same_sql"),
@@ -230,6 +195,8 @@ def measure(blocks: int, block: int) -> dict[str, object]:
         "ratio_warm_to_minimal": ratio("warm", "minimal"),
         "ratio_cold_to_minimal": ratio("cold", "minimal"),
         "same_sql_to_minimal": ratio("same_sql", "minimal"),
+        "same_sql_statements": [sql for sql, _ in moves[0]],
+        "same_sql_differs": differs,
     }
 
 

@@ -7,9 +7,11 @@ own peak resident memory.
 
 from __future__ import annotations
 
+import os
 import pickle
 import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -20,6 +22,7 @@ from typing import Any
 import _data
 import _fhir
 import _refs
+import _written
 from _measure import best_of, peak_mb, timed
 
 from stemjourney.clinical._codec import time_text
@@ -33,6 +36,7 @@ DB = "clinic.db"
 def build(work: Path, size: dict[str, Any]) -> dict[str, Any]:
     """Build the journeys (through the engine, persisted in bulk)."""
     path = work / DB
+    _unlink_db(path)
     seconds, plans = timed(lambda: _data.build(path, size["journeys"], workers=2))
     with (work / "plans.pickle").open("wb") as out:
         pickle.dump(plans, out)
@@ -46,26 +50,22 @@ def build(work: Path, size: dict[str, Any]) -> dict[str, Any]:
 
 
 def _raw_rows(path: Path, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The 14-column rows the store writes for ``rows``, for the raw reference."""
+    """The ``observations`` rows the store writes for ``rows``, for the raw reference.
+
+    Each journey's versions go on from its summary row; the rows name the journey's
+    latest audit entry (an existing one: foreign keys are on).
+    """
     conn = sqlite3.connect(path)
     state = {
         row[0]: list(row[1:])
-        for row in conn.execute(
-            "SELECT j.id, j.version, j.cycle, j.stage, "
-            "(SELECT max(seq) FROM transitions WHERE journey_id = j.id), "
-            "(SELECT min(id) FROM audit_log WHERE journey_id = j.id) FROM journeys AS j"
-        )
+        for row in conn.execute("SELECT id, version, cycle, stage_seq, last_seq FROM journeys")
     }
     conn.close()
-    now = time_text(_data.NOW + timedelta(hours=12))
     out = []
     for jid, instrument, value, at in rows:
         s = state[jid]
         s[0] += 1
-        out.append(
-            (jid, s[0], instrument, float(value), None, time_text(at), s[1], s[2], s[3], now,
-             "bench.import", None, None, s[4])
-        )  # fmt: skip
+        out.append((jid, s[0], instrument, value, None, time_text(at), s[1], s[2], None, s[3]))
     return out
 
 
@@ -77,8 +77,45 @@ def _raw_connection(path: Path) -> sqlite3.Connection:
     return conn
 
 
+_LEAN = (
+    "CREATE TABLE lean_scores (journey_id TEXT NOT NULL, instrument TEXT NOT NULL, "
+    "value ANY NOT NULL, measured_at TEXT NOT NULL, version INTEGER NOT NULL, "
+    "PRIMARY KEY (journey_id, version)) STRICT, WITHOUT ROWID"
+)
+_LEAN_INSERT = (
+    "INSERT INTO lean_scores (journey_id, instrument, value, measured_at, version) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _lean_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The five facts of each score, ready for ``executemany`` (versions from 1 a journey)."""
+    versions: dict[str, int] = {}
+    out = []
+    for jid, instrument, value, at in rows:
+        versions[jid] = versions.get(jid, 0) + 1
+        out.append((jid, instrument, value, time_text(at), versions[jid]))
+    return out
+
+
+def _lean_batch(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> float:
+    start = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(_LEAN_INSERT, rows)
+    conn.execute("COMMIT")
+    return time.perf_counter() - start
+
+
 def import_scores(work: Path, size: dict[str, Any]) -> dict[str, Any]:
-    """Bulk import of the NRS scores through ``Store.import_scores`` against raw executemany."""
+    """Bulk import of the NRS scores through ``Store.import_scores``.
+
+    Against two references: ``ratio``, raw ``executemany`` of the same rows into the
+    same table of a copy of the file, one transaction (before the import); and
+    ``vs_lean``, raw ``executemany`` of the same five facts into a minimal STRICT table
+    with only a primary key, one transaction per batch of the import's size,
+    interleaved batch by batch with the import (each batch of the import is one call
+    of ``import_scores``, one transaction, as its default batch makes it).
+    """
     with (work / "plans.pickle").open("rb") as src:
         plans = pickle.load(src)
     rows = _data.score_rows(plans, size["scores"])
@@ -86,40 +123,64 @@ def import_scores(work: Path, size: dict[str, Any]) -> dict[str, Any]:
     shutil.copyfile(path, raw_path)
     raw_rows = _raw_rows(raw_path, rows)
     conn = _raw_connection(raw_path)
-    sql = (
-        "INSERT INTO observations (journey_id, version, instrument, value, answers, measured_at, "
-        "cycle, stage, stage_seq, recorded_at, actor, amends, reason, audit_id) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    )
-    raw_s, _ = timed(lambda: _refs.raw_import(conn, raw_rows, sql))
+    raw_s, _ = timed(lambda: _refs.raw_import(conn, raw_rows, OBSERVATIONS_INSERT))
     conn.close()
     raw_rows.clear()
-    raw_path.unlink()
-    for extra in ("-wal", "-shm"):
-        Path(f"{raw_path}{extra}").unlink(missing_ok=True)
+    _unlink_db(raw_path)
+    lean_path = work / "lean.db"
+    _unlink_db(lean_path)
+    lean = _raw_connection(lean_path)
+    lean.execute(_LEAN)
+    lean_rows = _lean_rows(rows)
+    batch = size["batch"]
+    store_s: list[float] = []
+    lean_s: list[float] = []
     before = path.stat().st_size
+    written = 0
     with open_store(path) as store:
-        ours_s, written = timed(
-            lambda: store.import_scores(rows, actor="bench.import", batch_size=size["batch"])
-        )
+        for start in range(0, len(rows), batch):
+            began = time.perf_counter()
+            written += store.import_scores(rows[start : start + batch], actor="bench.import")
+            store_s.append(time.perf_counter() - began)
+            lean_s.append(_lean_batch(lean, lean_rows[start : start + batch]))
         scores = store.db.execute("SELECT count(*) FROM observations").fetchone()[0]
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    lean.close()
+    _unlink_db(lean_path)
     after = path.stat().st_size
     assert written == len(rows)
+    ours_s, lean_total = sum(store_s), sum(lean_s)
     return {
         "rows": len(rows),
-        "batch_size": size["batch"],
+        "batch_size": batch,
         "raw_rows_per_s": round(len(rows) / raw_s),
         "store_rows_per_s": round(len(rows) / ours_s),
+        "lean_rows_per_s": round(len(rows) / lean_total),
         "raw_s": round(raw_s, 2),
         "store_s": round(ours_s, 2),
+        "lean_s": round(lean_total, 2),
         "ratio": round(raw_s / ours_s, 3),
+        "vs_lean": round(lean_total / ours_s, 3),
+        "vs_lean_median_batch": round(
+            median(b / a for a, b in zip(store_s, lean_s, strict=True)), 3
+        ),
         "scores_in_db": scores,
         "db_bytes": after,
         "db_mb_per_million_scores": round(after / scores, 1),
         "import_mb_per_million_scores": round((after - before) / len(rows), 1),
         "peak_mb": peak_mb(),
     }
+
+
+def _unlink_db(path: Path) -> None:
+    for extra in ("", "-wal", "-shm"):
+        Path(f"{path}{extra}").unlink(missing_ok=True)
+
+
+OBSERVATIONS_INSERT = (
+    "INSERT INTO observations (journey_id, version, instrument, value, answers, measured_at, "
+    "cycle, stage_seq, amends, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def cohort(work: Path, size: dict[str, Any]) -> dict[str, Any]:
@@ -210,17 +271,69 @@ def worklist(work: Path, size: dict[str, Any]) -> dict[str, Any]:
 
 
 def verify(work: Path, size: dict[str, Any]) -> dict[str, Any]:
-    """``Store.verify()`` over the whole clinic."""
-    with open_store(work / DB) as store:
-        seconds, report = timed(store.verify)
+    """``Store.verify()`` over the whole clinic, against its floor (``_refs.verify_floor``:
+    plain sqlite3 reading every row of every table in verify's order, SHA-256 of each).
+
+    The file is read through once first, so the operating system's cache holds it for
+    both. Then ``max(2, repeat)`` rounds, the library first in one round and the floor
+    first in the next: a store is opened and verifies twice (cold: the first run after
+    opening; warm: the run after it), then a plain connection reads twice, or the other
+    way round. A ratio is the median of the rounds' ratios of wall time (``_cpu``: of
+    the process's CPU time, less moved by other work on a shared machine). Beside them,
+    SQLite's own checks that verify runs (``quick_check``, ``foreign_key_check``), timed
+    alone on a plain connection: part of verify's time that the floor does not do.
+    """
+    path = work / DB
+    with path.open("rb") as whole:
+        while whole.read(1 << 24):
+            pass
+    runs: dict[str, list[float]] = {"cold": [], "warm": [], "floor_cold": [], "floor_warm": []}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
+    report: Any = None
+    rows: dict[str, int] = {}
+    for turn in range(max(2, size["repeat"])):
+        for side in ("library", "floor") if turn % 2 == 0 else ("floor", "library"):
+            if side == "library":
+                with open_store(path) as store:
+                    for kind in ("cold", "warm"):
+                        began = time.process_time()
+                        seconds, report = timed(store.verify)
+                        cpu[kind].append(time.process_time() - began)
+                        runs[kind].append(seconds)
+            else:
+                conn = sqlite3.connect(path, isolation_level=None)
+                for kind in ("floor_cold", "floor_warm"):
+                    began = time.process_time()
+                    seconds, rows = timed(lambda c=conn: _refs.verify_floor(c))
+                    cpu[kind].append(time.process_time() - began)
+                    runs[kind].append(seconds)
+                conn.close()
+    checks_conn = sqlite3.connect(path, isolation_level=None)
+    quick_s, _ = timed(lambda: checks_conn.execute("PRAGMA quick_check").fetchall())
+    fk_s, _ = timed(lambda: checks_conn.execute("PRAGMA foreign_key_check").fetchall())
+    checks_conn.close()
     entries = report.audit_entries
+
+    def ratio(ours: str, floor: str, times: dict[str, list[float]] = runs) -> float:
+        pairs = zip(times[ours], times[floor], strict=True)
+        return round(median(a / b for a, b in pairs), 3)
+
     return {
         "ok": report.ok,
         "problems": list(report.problems[:5]),
         "audit_entries": entries,
         "journeys": report.journeys,
-        "seconds": round(seconds, 1),
-        "s_per_million_audit_entries": round(seconds / entries * 1e6, 1),
+        "rows_read": rows,
+        "seconds": round(median(runs["cold"]), 1),
+        **{f"{k}_s": round(median(v), 2) for k, v in runs.items()},
+        "vs_floor_cold": ratio("cold", "floor_cold"),
+        "vs_floor": ratio("warm", "floor_warm"),
+        "runs_s": {k: [round(t, 2) for t in v] for k, v in runs.items()},
+        "cpu_s": {k: [round(t, 2) for t in v] for k, v in cpu.items()},
+        "vs_floor_cpu": ratio("warm", "floor_warm", cpu),
+        "vs_floor_cold_cpu": ratio("cold", "floor_cold", cpu),
+        "sqlite_checks_s": {"quick_check": round(quick_s, 2), "foreign_key_check": round(fk_s, 2)},
+        "s_per_million_audit_entries": round(median(runs["cold"]) / entries * 1e6, 1),
         "peak_mb": peak_mb(),
     }
 
@@ -230,6 +343,58 @@ def fhir(work: Path, size: dict[str, Any]) -> dict[str, Any]:
     return _fhir.fhir_step(work / DB, size["repeat"])
 
 
+def written(work: Path, size: dict[str, Any]) -> dict[str, Any]:
+    """Bytes per score of a clinic written change by change through the public API
+    (``_written``: the first ``written_journeys`` journeys of the clinic and their share
+    of its scores, one call and one transaction per change), beside the bulk-built
+    clinic's; a ``dbstat`` breakdown of both files by table and index."""
+    journeys = min(size["written_journeys"], size["journeys"])
+    scores = round(size["scores"] * journeys / size["journeys"])
+    with tempfile.TemporaryDirectory(prefix="stemjourney-written-", dir=_ram_disk(work)) as tmp:
+        path = Path(tmp) / "written.db"
+        seconds, calls = timed(lambda: _written.write(path, journeys, scores))
+        out: dict[str, Any] = {
+            "journeys": journeys,
+            "calls": calls,
+            "seconds": round(seconds, 1),
+            "folder": str(path.parent.parent),
+        }
+        _bytes_of(out, "written", path)
+    _bytes_of(out, "bulk", work / DB)
+    out["bytes_per_score"] = out["written"]["bytes_per_score"]
+    out["peak_mb"] = peak_mb()
+    return out
+
+
+def _ram_disk(work: Path) -> Path:
+    """Where to write the change-by-change clinic: only its bytes are measured, so a RAM
+    disk when there is one (its quarter-million fsyncs take many minutes on a shared
+    virtual disk and change nothing in the file), else the work directory."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else work
+
+
+def _bytes_of(out: dict[str, Any], name: str, file: Path) -> None:
+    """The file's bytes per score held, its ``dbstat`` breakdown and the average bytes of
+    each column of its tables, into ``out[name]``."""
+    with open_store(file) as store:
+        held = store.db.execute("SELECT count(*) FROM observations").fetchone()[0]
+        ok = store.verify().ok if name == "written" else None
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    stat = _written.dbstat(file)
+    file_bytes = file.stat().st_size
+    out[name] = {
+        "scores_held": held,
+        "file_bytes": file_bytes,
+        "bytes_per_score": round(file_bytes / held, 1),
+        "verify_ok": ok,
+        "dbstat": {
+            k: {**v, "bytes_per_score": round(v["bytes"] / held, 1)} for k, v in stat.items()
+        },
+        "column_bytes": _written.column_bytes(file),
+    }
+
+
 STEPS: dict[str, Step] = {
     "build": build,
     "import": import_scores,
@@ -237,6 +402,7 @@ STEPS: dict[str, Step] = {
     "worklist": worklist,
     "verify": verify,
     "fhir": fhir,
+    "written": written,
 }
 
 

@@ -96,3 +96,34 @@ def race(path: str, seed: int, moves: int, start: Any, results: Any) -> None:
             except BusyError:
                 busy += 1
     results.put({"moves": done, "conflicts": conflicts, "busy": busy})
+
+
+LONG = "j-long"
+"""The shared journey with a long history of :func:`race_long`."""
+
+
+def race_long(path: str, seed: int, writes: int, start: Any, results: Any) -> None:
+    """Land ``writes`` writes on one long journey, each a move or a score made against the
+    version just read, retried after a conflict; report what happened."""
+    rng = random.Random(seed)
+    done = conflicts = busy = 0
+    actor = f"w{seed}"
+    with open_store(path, pipeline=PING_PONG, busy_timeout=30) as store:
+        read = "SELECT stage, version FROM journeys WHERE id = ?"
+        start.wait()
+        while done < writes:
+            stage, version = store.db.execute(read, [LONG]).fetchone()
+            try:
+                if rng.random() < 0.5:
+                    store.move(
+                        LONG, NEXT[stage], actor=actor, occurred_at=now(), expected_version=version
+                    )
+                else:
+                    score = sj.nrs(rng.randint(0, 10), now())
+                    store.record(LONG, score, actor=actor, expected_version=version)
+                done += 1
+            except ConflictError:
+                conflicts += 1
+            except BusyError:
+                busy += 1
+    results.put({"writes": done, "conflicts": conflicts, "busy": busy})
