@@ -12,6 +12,7 @@ from collections.abc import Sequence
 __all__ = [
     "BusyError",
     "ConflictError",
+    "ConnectionLostError",
     "CorruptDatabaseError",
     "DiskFullError",
     "DuplicateError",
@@ -25,6 +26,7 @@ __all__ = [
     "PipelineDefinitionError",
     "ReadOnlyError",
     "SchemaError",
+    "SerializationError",
     "StemJourneyError",
     "StorageError",
     "TimeOrderError",
@@ -129,6 +131,21 @@ class ConflictError(StemJourneyError):
         )
 
 
+class SerializationError(ConflictError):
+    """The database aborted a write because a concurrent one conflicted with it (a
+    PostgreSQL serialization failure or deadlock); nothing was written; retry it."""
+
+    def __init__(self, operation: str) -> None:
+        self.journey_id = ""
+        self.expected = 0
+        self.actual = 0
+        StemJourneyError.__init__(
+            self,
+            f"{operation}: a concurrent write conflicted with this one and the database "
+            "rolled it back; nothing was written; read again and retry",
+        )
+
+
 class IntegrityError(StemJourneyError):
     """A write would break the record's rules (append-only history, references)."""
 
@@ -143,6 +160,10 @@ class StorageError(StemJourneyError, OSError):
 
 class BusyError(StorageError):
     """Another connection held the database lock past the busy timeout."""
+
+
+class ConnectionLostError(StorageError):
+    """The connection to the database server was lost (or the server shut down)."""
 
 
 class DiskFullError(StorageError):

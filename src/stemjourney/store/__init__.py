@@ -1,4 +1,5 @@
-"""The durable store: journeys persisted in SQLite, append-only, hash-chained, checked.
+"""The durable store: journeys persisted in SQLite or PostgreSQL, append-only,
+hash-chained, checked.
 
 >>> from datetime import UTC, datetime
 >>> from stemjourney.store import open_store
@@ -22,6 +23,7 @@ from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.outcomes import OutcomeFacts
 from stemjourney.store._chain import Chain, Head
 from stemjourney.store._connect import Target, configure, connect
+from stemjourney.store._db import is_postgres
 from stemjourney.store._errors import map_errors
 from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION
 from stemjourney.store._store import Store
@@ -49,8 +51,9 @@ def open_store(
     clock: Clock | None = None,
     busy_timeout: float = 5.0,
     key: bytes | None = None,
+    schema: str = "stemjourney",
 ) -> Store:
-    """Open (or create) a store.
+    """Open (or create) a store, in an SQLite file or a PostgreSQL database.
 
     ``target`` is a path (a new file is created readable by its owner only, also
     through a symlink), ``":memory:"``, an ``sqlite_utils.Database`` or an
@@ -66,6 +69,14 @@ def open_store(
     key it is first opened with; a keyed file opened without its key can be read and
     verified but not written.
 
+    ``target`` may also be a ``postgresql://`` URL, a psycopg 3 connection or a
+    ``psycopg_pool`` pool (``pip install 'stemjourney[postgres]'``): the store then lives
+    in the PostgreSQL ``schema`` (``stemjourney`` by default), created on first open with
+    the same tables, views and append-only triggers. A caller's connection is switched
+    to autocommit (the store opens its own transactions) and stays the caller's; a
+    store takes one connection from a pool and gives it back on close.
+    ``busy_timeout`` is SQLite's only.
+
     Raises :class:`~stemjourney.exceptions.SchemaError` for a file of another
     application or a newer schema, :class:`~stemjourney.exceptions.NotADatabaseError`,
     :class:`~stemjourney.exceptions.CorruptDatabaseError` and other
@@ -74,6 +85,8 @@ def open_store(
     """
     chain = Chain(_chain_key(key))
     engine = Engine(pipeline, protocol, clock)
+    if is_postgres(target):
+        return _open_postgres(target, schema, engine, chain)
     conn, owns, db = connect(target, busy_timeout)
     try:
         with map_errors("open_store"):
@@ -84,6 +97,20 @@ def open_store(
             conn.close()
         raise
     return Store(conn, engine, owns=owns, chain=chain, writable=writable, db=db)
+
+
+def _open_postgres(target: Target, schema: str, engine: Engine, chain: Chain) -> Store:
+    from stemjourney.store._pg_connect import connect_postgres, prepare_postgres
+    from stemjourney.store._postgres import PostgresBackend
+
+    conn = connect_postgres(target, schema)
+    try:
+        backend = PostgresBackend(conn.schema)
+        writable = prepare_postgres(conn, backend, chain)
+    except BaseException:
+        conn.close()
+        raise
+    return Store(conn, engine, owns=True, chain=chain, writable=writable, backend=backend)
 
 
 def _chain_key(key: object) -> bytes | None:

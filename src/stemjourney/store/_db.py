@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-__all__ = ["Backend", "Cursor", "Db"]
+__all__ = ["Backend", "Cursor", "Db", "is_postgres", "stream"]
 
 
 class Cursor(Protocol):
@@ -48,6 +48,10 @@ class Db(Protocol):
     @property
     def in_transaction(self) -> bool:
         """Whether a transaction is open."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection."""
         ...
 
 
@@ -124,3 +128,21 @@ class Backend(Protocol):
     def raw_text(self, db: Db) -> AbstractContextManager[None]:
         """Read text as stored while ``verify()`` runs."""
         ...
+
+
+def is_postgres(target: object) -> bool:
+    """Whether ``target`` names a PostgreSQL database: a ``postgresql://`` URL, a psycopg
+    connection or a psycopg_pool pool."""
+    if isinstance(target, str):
+        return target.startswith(("postgresql://", "postgres://"))
+    module = type(target).__module__
+    return module.startswith(("psycopg.", "psycopg_pool")) or module == "psycopg"
+
+
+def stream(db: Db, sql: str, parameters: Sequence[Any] = ()) -> Iterator[Any]:
+    """The rows of a long read, without holding them all (a server-side cursor where the
+    connection has one; SQLite's cursors always step through the rows)."""
+    streaming = getattr(db, "stream", None)
+    if streaming is not None:
+        return iter(streaming(sql, parameters))
+    return iter(db.execute(sql, parameters))

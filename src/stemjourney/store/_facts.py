@@ -17,13 +17,13 @@ that matters.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 from stemjourney.outcomes import OutcomeFacts
+from stemjourney.store._db import Db
 
 __all__ = ["OutcomeFacts", "iter_facts"]
 
@@ -52,7 +52,7 @@ _NONE: frozenset[int] = frozenset()
 
 
 def iter_facts(
-    conn: sqlite3.Connection,
+    conn: Db,
     *,
     instrument: str | None,
     stages: Sequence[str] | None,
@@ -92,9 +92,7 @@ class _Scores(NamedTuple):
     records: bool = True
 
 
-def _merged(
-    conn: sqlite3.Connection, where: str, args: tuple[str, ...], wanted: _Scores
-) -> Iterator[OutcomeFacts]:
+def _merged(conn: Db, where: str, args: tuple[str, ...], wanted: _Scores) -> Iterator[OutcomeFacts]:
     if where == _IN_STAGES:
         own = " WHERE stage IN (SELECT value FROM json_each(?))"
     else:

@@ -1,6 +1,6 @@
 """The store's reads: journeys with their history, patients, and the lookups a host needs.
 
-Every function takes a ``sqlite3.Connection`` and returns domain values; each query
+Every function takes a ``Db`` and returns domain values; each query
 is served by an index of the schema (see ``tests/test_store_queries.py``). A history
 row is read with its stage (the move its ``stage_seq`` names) and its audit entry's
 ``recorded_at``, ``actor`` and ``reason``.
@@ -9,7 +9,6 @@ row is read with its stage (the move its ``stage_seq`` names) and its audit entr
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from stemjourney.clinical._patient import Patient
 from stemjourney.journey._history import HistoryFacts, MoveFacts, RecordFacts
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store import _rows as r
+from stemjourney.store._db import Db
 from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, PATIENTS, RECORDS, TRANSITIONS
 
 __all__ = [
@@ -81,20 +81,20 @@ SQL = {
 _CHUNK = 500
 
 
-def patient(conn: sqlite3.Connection, patient_id: str) -> Patient | None:
+def patient(conn: Db, patient_id: str) -> Patient | None:
     """The patient with ``patient_id``, or ``None``."""
     row = conn.execute(SQL["patient"], (patient_id,)).fetchone()
     return None if row is None else r.patient_from_row(row)
 
 
-def patient_by_key(conn: sqlite3.Connection, external_key: str) -> Patient | None:
+def patient_by_key(conn: Db, external_key: str) -> Patient | None:
     """The patient whose normalised external id is ``external_key``, or ``None``."""
     row = conn.execute(SQL["patient_by_key"], (external_key,)).fetchone()
     return None if row is None else r.patient_from_row(row)
 
 
 def _grouped(
-    conn: sqlite3.Connection, ids: Sequence[str]
+    conn: Db, ids: Sequence[str]
 ) -> dict[str, tuple[list[TransitionEntry], list[RecordEntry]]]:
     grouped: dict[str, tuple[list[TransitionEntry], list[RecordEntry]]] = {i: ([], []) for i in ids}
     args = (json.dumps(list(ids)),)
@@ -107,7 +107,7 @@ def _grouped(
     return grouped
 
 
-def load(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> list[Journey]:
+def load(conn: Db, rows: Sequence[Sequence[Any]]) -> list[Journey]:
     """The journeys of ``journeys`` rows, each with its whole history and records."""
     found: list[Journey] = []
     for start in range(0, len(rows), _CHUNK):
@@ -117,23 +117,23 @@ def load(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> list[Journe
     return found
 
 
-def journey(conn: sqlite3.Connection, journey_id: str) -> Journey | None:
+def journey(conn: Db, journey_id: str) -> Journey | None:
     """The journey with ``journey_id`` and its whole history, or ``None``."""
     row = conn.execute(SQL["journey"], (journey_id,)).fetchone()
     return None if row is None else load(conn, [row])[0]
 
 
-def journeys_of(conn: sqlite3.Connection, patient_id: str) -> list[Journey]:
+def journeys_of(conn: Db, patient_id: str) -> list[Journey]:
     """The journeys of one patient, by id."""
     return load(conn, conn.execute(SQL["journeys_of"], (patient_id,)).fetchall())
 
 
-def journeys_in(conn: sqlite3.Connection, stage: str) -> list[Journey]:
+def journeys_in(conn: Db, stage: str) -> list[Journey]:
     """The journeys now in ``stage``, by id."""
     return load(conn, conn.execute(SQL["journeys_in"], (stage,)).fetchall())
 
 
-def iter_patients(conn: sqlite3.Connection, batch_size: int) -> Iterator[Patient]:
+def iter_patients(conn: Db, batch_size: int) -> Iterator[Patient]:
     """Every patient by id, read ``batch_size`` at a time."""
     last = ""
     while True:
@@ -144,7 +144,7 @@ def iter_patients(conn: sqlite3.Connection, batch_size: int) -> Iterator[Patient
         last = rows[-1][0]
 
 
-def iter_journeys(conn: sqlite3.Connection, batch_size: int) -> Iterator[Journey]:
+def iter_journeys(conn: Db, batch_size: int) -> Iterator[Journey]:
     """Every journey by id, loaded ``batch_size`` at a time."""
     last = ""
     while True:
@@ -178,7 +178,7 @@ def journey_as_of(journey: Journey, moment: datetime) -> Journey | None:
     )
 
 
-def entries_of(conn: sqlite3.Connection, journey_id: str) -> list[TransitionEntry | RecordEntry]:
+def entries_of(conn: Db, journey_id: str) -> list[TransitionEntry | RecordEntry]:
     """Every entry of one journey, moves first, then records and scores."""
     found: list[TransitionEntry | RecordEntry] = []
     found.extend(
@@ -199,7 +199,7 @@ _O = len(OBSERVATIONS.columns)
 
 
 def _history_entries(
-    conn: sqlite3.Connection, ids: Sequence[str]
+    conn: Db, ids: Sequence[str]
 ) -> dict[str, tuple[list[MoveFacts], list[RecordFacts]]]:
     """The moves and record entries of the journeys ``ids`` as plain facts (no decoding)."""
     grouped: dict[str, tuple[list[MoveFacts], list[RecordFacts]]] = {i: ([], []) for i in ids}
@@ -239,9 +239,7 @@ def _history_entries(
     return grouped
 
 
-def iter_histories(
-    conn: sqlite3.Connection, batch_size: int
-) -> Iterator[tuple[Patient, list[HistoryFacts]]]:
+def iter_histories(conn: Db, batch_size: int) -> Iterator[tuple[Patient, list[HistoryFacts]]]:
     """Every patient by id with the history facts of its journeys by id, in one ordered pass.
 
     Patients are read ``batch_size`` at a time, with their journeys and those journeys'

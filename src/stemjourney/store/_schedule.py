@@ -11,7 +11,6 @@ range; ``verify()`` checks it against the history.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from stemjourney.clinical._records import Injection
 from stemjourney.journey._journey import Journey
 from stemjourney.outcomes import Window, first_injections, first_score_on, plan_windows
 from stemjourney.outcomes._sources import Scheduled
+from stemjourney.store._db import Db
 from stemjourney.store._tables import JOURNEYS, OBSERVATIONS, RECORDS, SCHEDULE
 
 __all__ = [
@@ -98,12 +98,12 @@ def _row(journey_id: str, window: Window, first: date | str | None) -> tuple[Any
     )
 
 
-def _first_day(conn: sqlite3.Connection, journey_id: str, opens: date, closes: date) -> str | None:
+def _first_day(conn: Db, journey_id: str, opens: date, closes: date) -> str | None:
     found = conn.execute(_FIRST, (journey_id, opens.isoformat(), _next_day(closes))).fetchone()[0]
     return None if found is None else str(found)[:10]
 
 
-def plan(conn: sqlite3.Connection, journey: Journey, protocol: Protocol) -> None:
+def plan(conn: Db, journey: Journey, protocol: Protocol) -> None:
     """Write the journey's visits anew from its injections in force (its scores read by day)."""
     injections = [
         (e.cycle, _utc_day(e.record.injected_at))
@@ -134,7 +134,7 @@ _DAYS = (
 )
 
 
-def replan(conn: sqlite3.Connection, journey_ids: Iterable[str], protocol: Protocol) -> None:
+def replan(conn: Db, journey_ids: Iterable[str], protocol: Protocol) -> None:
     """Write the visits of ``journey_ids`` anew from their rows (an upgrade, a new protocol)."""
     for jid in journey_ids:
         injections = [
@@ -145,13 +145,13 @@ def replan(conn: sqlite3.Connection, journey_ids: Iterable[str], protocol: Proto
         conn.executemany(_INSERT, planned_rows(jid, injections, days, protocol))
 
 
-def scored(conn: sqlite3.Connection, journey_id: str, measured_at: datetime) -> None:
+def scored(conn: Db, journey_id: str, measured_at: datetime) -> None:
     """A new score in force: it completes the visit whose window holds its day."""
     day = _utc_day(measured_at).isoformat()
     conn.execute(_SCORED, (day, journey_id, day, day, day))
 
 
-def rescored(conn: sqlite3.Connection, journey_id: str, moments: Iterable[datetime]) -> None:
+def rescored(conn: Db, journey_id: str, moments: Iterable[datetime]) -> None:
     """A score amended: work out again the first score of each visit holding these days."""
     for moment in moments:
         day = _utc_day(moment).isoformat()
@@ -161,7 +161,7 @@ def rescored(conn: sqlite3.Connection, journey_id: str, moments: Iterable[dateti
             conn.execute(_SET_FIRST, (first, journey_id, row[1], row[2]))
 
 
-def scored_many(conn: sqlite3.Connection, days: dict[str, list[date]]) -> None:
+def scored_many(conn: Db, days: dict[str, list[date]]) -> None:
     """Many new scores in force (a bulk import): the first score day of each visit, at once."""
     if not days:
         return
@@ -179,7 +179,7 @@ def scored_many(conn: sqlite3.Connection, days: dict[str, list[date]]) -> None:
     conn.executemany(_SET_FIRST, updates)
 
 
-def iter_scheduled(conn: sqlite3.Connection, first: date, last: date) -> Iterator[Scheduled]:
+def iter_scheduled(conn: Db, first: date, last: date) -> Iterator[Scheduled]:
     """The visits of journeys not ended whose window meets ``first`` to ``last``, by due day."""
     for row in conn.execute(_IN_RANGE, (first.isoformat(), last.isoformat())):
         window: Window = (

@@ -60,7 +60,7 @@ def _append_only(table: str) -> list[str]:
 _INDEXES = [
     f"CREATE UNIQUE INDEX audit_log_idempotency_key ON {AUDIT.name} (idempotency_key) "
     "WHERE idempotency_key IS NOT NULL",
-    f"CREATE INDEX audit_log_by_journey ON {AUDIT.name} (journey_id, seq)",
+    f"CREATE INDEX audit_log_unsealed ON {AUDIT.name} (id) WHERE seq IS NULL",
     f"CREATE INDEX journeys_by_patient ON {JOURNEYS.name} (patient_id)",
     f"CREATE INDEX journeys_by_stage ON {JOURNEYS.name} (stage)",
     f"CREATE INDEX records_by_kind ON {RECORDS.name} (journey_id, kind, version)",
@@ -114,7 +114,7 @@ _VIEWS = [
             SELECT journey_id, instrument, value, measured_at, version,
                    row_number() OVER (PARTITION BY journey_id, instrument
                                       ORDER BY measured_at DESC, version DESC) AS rank
-            FROM observations_in_force)
+            FROM observations_in_force) AS ranked
         WHERE rank = 1""",
     f"""CREATE VIEW amendments AS
         SELECT r.journey_id, r.version, r.amends AS amends_version, r.kind, a.reason, a.actor,

@@ -7,13 +7,12 @@ and of the scores, for each pain scale, only the latest in force of the current 
 visit and the latest of the current cycle's latest stage visit that has one (the
 baselines the guards ask for). Each read is an index
 lookup, so a write costs the same at any history length
-(``tests/test_store_cost.py`` counts it); ``tests/test_store_working_copy.py`` checks
-that the guards decide on the working copy as they do on the whole journey.
+(``tests/test_store_cost.py`` counts it, and checks that the guards decide on the
+working copy as they do on the whole journey).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import attrs
@@ -22,6 +21,7 @@ from stemjourney.clinical._instruments import PAIN_INSTRUMENTS
 from stemjourney.clinical._scores import Score
 from stemjourney.journey._journey import Journey, RecordEntry
 from stemjourney.store import _rows as r
+from stemjourney.store._db import Db
 from stemjourney.store._queries import SQL, _entries, _moves
 from stemjourney.store._tables import OBSERVATIONS, RECORDS
 
@@ -63,7 +63,7 @@ _AMENDED_BY = (
 )
 
 
-def working(conn: sqlite3.Connection, journey_id: str) -> Journey | None:
+def working(conn: Db, journey_id: str) -> Journey | None:
     """The working copy of the journey with ``journey_id``, or ``None`` if there is none."""
     row = conn.execute(SQL["journey"], (journey_id,)).fetchone()
     if row is None:
@@ -86,7 +86,7 @@ def working(conn: sqlite3.Connection, journey_id: str) -> Journey | None:
     return r.journey_from_rows(row, history, records, complete=False)
 
 
-def amendable(conn: sqlite3.Connection, journey: Journey, version: int) -> Journey:
+def amendable(conn: Db, journey: Journey, version: int) -> Journey:
     """``journey`` with the entry at ``version`` and any amendment of it added, so the
     engine can check an amendment of it."""
     known = {e.version for e in journey.records}

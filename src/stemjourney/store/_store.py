@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from stemjourney._files import create_private, make_private
 from stemjourney.clinical import _validation as v
@@ -40,6 +40,9 @@ from stemjourney.store._schedule import Scheduled, iter_scheduled
 from stemjourney.store._sqlite import SQLITE
 from stemjourney.store._state import amendable, trim, working
 from stemjourney.store._verify import VerifyReport, verify
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = ["Store"]
 
@@ -113,7 +116,7 @@ class Store:
                 return self._conn
             import sqlite_utils
 
-            self._db = sqlite_utils.Database(self._conn)
+            self._db = sqlite_utils.Database(cast("sqlite3.Connection", self._conn))
         return self._db
 
     @property
@@ -604,7 +607,7 @@ class Store:
         with self.backend.errors("backup"):
             target = sqlite3.connect(os.path.realpath(path))
             try:
-                self._conn.backup(target)
+                cast("sqlite3.Connection", self._conn).backup(target)
             finally:
                 target.close()
 

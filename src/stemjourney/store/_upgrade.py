@@ -34,7 +34,7 @@ from stemjourney.store._tables import (
     TRANSITIONS,
 )
 
-__all__ = ["UPGRADES", "prepare"]
+__all__ = ["UPGRADES", "meta", "prepare", "settings_rows", "writable"]
 
 UPGRADES = (1,)
 """The schema versions this stemjourney upgrades from."""
@@ -99,7 +99,14 @@ def prepare(conn: sqlite3.Connection, chain: Chain, engine: Engine) -> bool:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-    settings = meta(conn)
+    return writable(meta(conn), chain)
+
+
+def writable(settings: dict[str, str], chain: Chain) -> bool:
+    """Whether a store with ``chain`` may write to a file with ``settings``.
+
+    Raises :class:`ValidationError` for a key the file does not take.
+    """
     keyed = settings.get("chain") == "hmac-sha256"
     if chain.key is None:
         return not keyed
@@ -112,11 +119,16 @@ def prepare(conn: sqlite3.Connection, chain: Chain, engine: Engine) -> bool:
     return True
 
 
-def _settings(conn: sqlite3.Connection, chain: Chain, extra: dict[str, str]) -> None:
+def settings_rows(chain: Chain, extra: dict[str, str]) -> list[tuple[str, str]]:
+    """The settings a new file is written with."""
     rows = {"schema": str(SCHEMA_VERSION), "chain": chain.mode, **extra}
     if chain.key is not None:
         rows["key_id"] = str(chain.key_id())
-    conn.executemany(STORE_META.insert(), sorted(rows.items()))
+    return sorted(rows.items())
+
+
+def _settings(conn: sqlite3.Connection, chain: Chain, extra: dict[str, str]) -> None:
+    conn.executemany(STORE_META.insert(), settings_rows(chain, extra))
 
 
 def _create(conn: sqlite3.Connection, chain: Chain) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sqlite3
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
@@ -28,6 +27,7 @@ from stemjourney.clinical._instruments import INSTRUMENTS
 from stemjourney.clinical._protocol import Protocol
 from stemjourney.clinical._scores import Score
 from stemjourney.journey._pipeline import Pipeline
+from stemjourney.store._db import Db
 from stemjourney.store._schedule import planned_rows
 from stemjourney.store._tables import (
     JOURNEYS,
@@ -102,7 +102,7 @@ class Covered:
             self.owners[seq] = owner
 
 
-def _stream(conn: sqlite3.Connection, sql: str) -> Iterator[tuple[Any, Iterator[Any]]]:
+def _stream(conn: Db, sql: str) -> Iterator[tuple[Any, Iterator[Any]]]:
     return groupby(conn.execute(sql), _FIRST)
 
 
@@ -282,7 +282,7 @@ def _schedule(
 
 
 def scan_rows(
-    conn: sqlite3.Connection,
+    conn: Db,
     pipeline: Pipeline,
     protocol: Protocol,
     covered: Covered,
@@ -359,7 +359,7 @@ def scan_rows(
     return updated
 
 
-def scan_patients(conn: sqlite3.Connection, covered: Covered, found: Found) -> None:
+def scan_patients(conn: Db, covered: Covered, found: Found) -> None:
     """Digest every patient row under the entry that added it, and every erasure."""
     for row in conn.execute(PATIENTS.select(order="id")):
         covered.add(row[PATIENTS.index("audit_id")], str(row[0]), [(PATIENTS.name, row)], found)
