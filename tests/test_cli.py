@@ -50,6 +50,7 @@ def clinic(tmp_path: Path) -> Path:
 def test_every_command_is_tested_here() -> None:
     """The list of commands is the one these tests were written for."""
     assert COMMANDS == [
+        ("copy",),
         ("datasette-metadata",),
         ("demo",),
         ("diagram",),
@@ -93,6 +94,39 @@ def test_every_command_has_help_text(path: tuple[str, ...]) -> None:
         group = group.commands[name]
     assert group.help
     assert group.help.split("\n")[0][:30] in " ".join(result.output.split())
+
+
+def test_copy_moves_a_store_into_a_new_file_with_the_same_chain(
+    clinic: Path, tmp_path: Path
+) -> None:
+    """copy writes every row into a new file, says so, and the copy verifies with the
+    source's head; a second copy into it is refused and leaves it as it was."""
+    target = tmp_path / "copy.db"
+    result = run(clinic, "copy", str(clinic), str(target))
+    assert result.exit_code == 0, result.stderr
+    with open_store(clinic) as source, open_store(target) as copy:
+        head = source.head()
+        assert copy.head() == head
+        assert copy.verify(expected_head=head).ok
+        assert list(copy.iter_journeys()) == list(source.iter_journeys())
+    assert result.stdout.splitlines()[0].endswith(f"(3 journeys); head {head}")
+    before = target.read_bytes()
+    again = run(clinic, "copy", str(clinic), str(target))
+    assert again.exit_code == 1
+    assert again.stderr == "error: target: is not empty; allowed: a new, empty store\n"
+    assert target.read_bytes() == before
+
+
+def test_a_refused_copy_leaves_no_new_file(tmp_path: Path) -> None:
+    """A source that is not a store is refused and the target file it would have made is
+    not left behind."""
+    source = tmp_path / "notes.txt"
+    source.write_text("not a database")
+    target = tmp_path / "copy.db"
+    result = run(tmp_path / "x.db", "copy", str(source), str(target))
+    assert result.exit_code == 1
+    assert "not an SQLite database" in result.stderr
+    assert not target.exists()
 
 
 def test_init_creates_the_database_and_rechecks_it(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from stemjourney._files import private_dir, write_private
-from stemjourney.cli._app import DAY, State, cli, pass_state
+from stemjourney.cli._app import DAY, State, cli, is_url, open_db, pass_state, shown
 from stemjourney.cli._output import table
 from stemjourney.cli._params import Whole
 from stemjourney.cli._progress import progress
@@ -18,7 +18,7 @@ from stemjourney.cli._progress import progress
 if TYPE_CHECKING:
     from stemjourney.reports import CohortReport, Worklist
 
-__all__ = ["WIDTH", "demo", "init", "verify"]
+__all__ = ["WIDTH", "copy", "demo", "init", "verify"]
 
 WIDTH = 100
 """The demo's terminal output fits this many columns."""
@@ -30,6 +30,12 @@ def init(state: State) -> None:
     """Create the database named by --db (or check an existing one)."""
     from stemjourney.store import SCHEMA_VERSION
 
+    if is_url(state.db):
+        state.store(create=True)
+        click.echo(
+            f"ready: schema {state.schema} in {shown(state.db)} (schema version {SCHEMA_VERSION})"
+        )
+        return
     existed = Path(state.db).exists()
     state.store(create=True)
     verb = "checked existing" if existed else "created"
@@ -47,6 +53,43 @@ def verify(state: State) -> None:
     for problem in found.problems:
         click.echo(problem)
     raise click.ClickException(f"{len(found.problems)} problem(s) found")
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("target")
+@click.option(
+    "--target-schema",
+    default=None,
+    help="On PostgreSQL, the target's schema (default: --schema).",
+)
+@pass_state
+def copy(state: State, source: str, target: str, target_schema: str | None) -> None:
+    """Copy the store at SOURCE into TARGET, a new or empty store, row for row.
+
+    Each is a file or a postgresql:// URL: a clinic's file moves into the network's
+    database and back. The chain is kept as it is (the same entries, hashes and head),
+    SOURCE must pass verify, and the copy is verified against SOURCE's head before it
+    is committed; nothing is written to TARGET otherwise.
+    """
+    from stemjourney.store import copy_store
+
+    new_file = not is_url(target) and not Path(target).exists()
+    try:
+        with (
+            open_db(source, state.schema) as src,
+            open_db(target, target_schema or state.schema, create=True) as dst,
+        ):
+            report = copy_store(src, dst)
+    except BaseException:
+        if new_file:  # a file made for the copy goes with it
+            for leftover in (target, f"{target}-wal", f"{target}-shm"):
+                Path(leftover).unlink(missing_ok=True)
+        raise
+    rows = sum(report.rows.values())
+    journeys = report.rows.get("journeys", 0)
+    click.echo(f"copied {rows} rows ({journeys} journeys); head {report.head}")
+    click.echo(f"verified: {shown(target)} extends the same chain as {shown(source)}")
 
 
 def _headline(report: CohortReport) -> list[str]:

@@ -86,25 +86,56 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-class State:
-    """What every command shares: the database path, the actor, and the open store."""
+def is_url(db: str) -> bool:
+    """Whether ``--db`` names a PostgreSQL database rather than a file."""
+    return db.startswith(("postgresql://", "postgres://"))
 
-    def __init__(self, db: str, actor: str) -> None:
+
+def shown(db: str) -> str:
+    """``--db`` as it may be printed: a URL without its password."""
+    if not is_url(db):
+        return db
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(db)
+    if parts.password is None:
+        return db
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def open_db(db: str, schema: str, *, create: bool = False) -> Store:
+    """The store at ``db`` (a file, or a PostgreSQL URL and its ``schema``); a file is
+    refused unless it exists or ``create``."""
+    if is_url(db):
+        from stemjourney.store import open_store
+
+        return open_store(db, schema=schema)
+    if not create and db != ":memory:" and not Path(db).exists():
+        raise click.ClickException(
+            "database file not found (--db or STEMJOURNEY_DB); create it with "
+            "'stemjourney init', or try 'make demo' and --db demo-output/clinic.db"
+        )
+    from stemjourney.store import open_store
+
+    return open_store(db)
+
+
+class State:
+    """What every command shares: the database, the actor, and the open store."""
+
+    def __init__(self, db: str, actor: str, schema: str = "stemjourney") -> None:
         self.db = db
         self.actor = actor
+        self.schema = schema
         self._store: Store | None = None
 
     def store(self, *, create: bool = False) -> Store:
-        """The store at ``db``, opened once; refused unless the file exists or ``create``."""
+        """The store at ``db``, opened once; a file is refused unless it exists or
+        ``create``."""
         if self._store is None:
-            if not create and self.db != ":memory:" and not Path(self.db).exists():
-                raise click.ClickException(
-                    "database file not found (--db or STEMJOURNEY_DB); create it with "
-                    "'stemjourney init', or try 'make demo' and --db demo-output/clinic.db"
-                )
-            from stemjourney.store import open_store
-
-            self._store = open_store(self.db)
+            self._store = open_db(self.db, self.schema, create=create)
         return self._store
 
     def close(self) -> None:
@@ -146,7 +177,15 @@ def _plugins(ctx: click.Context, param: click.Parameter, value: tuple[str, ...])
     default=DEFAULT_DB,
     show_default=True,
     envvar="STEMJOURNEY_DB",
-    help="The database file (or set STEMJOURNEY_DB); 'make demo' writes demo-output/clinic.db.",
+    help="The database: a file, or a postgresql:// URL (or set STEMJOURNEY_DB); 'make demo' "
+    "writes demo-output/clinic.db.",
+)
+@click.option(
+    "--schema",
+    default="stemjourney",
+    show_default=True,
+    envvar="STEMJOURNEY_SCHEMA",
+    help="On PostgreSQL, the schema the store lives in (or set STEMJOURNEY_SCHEMA).",
 )
 @click.option(
     "--actor",
@@ -166,13 +205,14 @@ def _plugins(ctx: click.Context, param: click.Parameter, value: tuple[str, ...])
 )
 @click.version_option(package_name="stemjourney", prog_name="stemjourney")
 @click.pass_context
-def cli(ctx: click.Context, db: str, actor: str) -> None:
+def cli(ctx: click.Context, db: str, schema: str, actor: str) -> None:
     """Follow regenerative-medicine patients through their treatment journey.
 
-    Every change is written with its audit entry to an append-only SQLite file.
+    Every change is written with its audit entry to an append-only SQLite file (or a
+    PostgreSQL database: --db postgresql://...).
     Start with 'stemjourney init', or try everything on 'stemjourney demo'.
     Times without an offset are read in each command's --tz (UTC unless given).
     """
-    state = State(db, actor)
+    state = State(db, actor, schema)
     ctx.obj = state
     ctx.call_on_close(state.close)

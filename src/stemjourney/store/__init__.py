@@ -23,6 +23,7 @@ from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.outcomes import OutcomeFacts
 from stemjourney.store._chain import Chain, Head
 from stemjourney.store._connect import Target, configure, connect
+from stemjourney.store._copy import CopyReport, copy_store
 from stemjourney.store._db import is_postgres
 from stemjourney.store._errors import map_errors
 from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION
@@ -33,12 +34,14 @@ from stemjourney.store._verify import Problem, VerifyReport
 __all__ = [
     "APPLICATION_ID",
     "SCHEMA_VERSION",
+    "CopyReport",
     "Head",
     "OutcomeFacts",
     "Problem",
     "Store",
     "Target",
     "VerifyReport",
+    "copy_store",
     "open_store",
 ]
 

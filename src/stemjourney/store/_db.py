@@ -125,8 +125,12 @@ class Backend(Protocol):
         """Report what the database's own checks find."""
         ...
 
-    def raw_text(self, db: Db) -> AbstractContextManager[None]:
-        """Read text as stored while ``verify()`` runs."""
+    def snapshot(self, db: Db) -> AbstractContextManager[None]:
+        """One consistent view for a long read (``verify()``, a copy), text read as stored."""
+        ...
+
+    def after_copy(self, db: Db) -> None:
+        """Make the copied entries' ids the store's own (the id sequence moved past them)."""
         ...
 
 

@@ -375,9 +375,15 @@ class PostgresBackend:
             if not valid:
                 found("postgresql", name, None, "the foreign key is not validated")
 
+    def after_copy(self, db: Any) -> None:
+        """Move the id sequence past the copied entries."""
+        db.execute(
+            f"SELECT setval('{pg.SEQUENCE}', max(id)) FROM {AUDIT.name} HAVING max(id) IS NOT NULL"
+        )
+
     @contextmanager
-    def raw_text(self, db: Any) -> Iterator[None]:
-        """One snapshot for everything verify() reads (text is always valid UTF-8 here)."""
+    def snapshot(self, db: Any) -> Iterator[None]:
+        """One snapshot for everything a long read sees (text is always valid UTF-8 here)."""
         opened = not db.in_transaction
         if opened:
             db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -92,14 +92,23 @@ class SqliteBackend:
             found(str(table), str(rowid), None, f"refers to a missing {parent} row")
 
     @contextmanager
-    def raw_text(self, db: Any) -> Iterator[None]:
-        """Read text as stored, undecodable bytes kept, so damaged text is reported."""
+    def snapshot(self, db: Any) -> Iterator[None]:
+        """One read transaction (WAL gives it one snapshot), text read as stored with
+        undecodable bytes kept, so damaged text is reported."""
         factory = db.text_factory
         db.text_factory = _text
+        opened = not db.in_transaction
+        if opened:
+            db.execute("BEGIN")
         try:
             yield
         finally:
             db.text_factory = factory
+            if opened:
+                self.rollback(db)
+
+    def after_copy(self, db: Any) -> None:
+        """Nothing: ids follow the largest one."""
 
 
 def _text(raw: bytes) -> str:

@@ -272,7 +272,7 @@ def verify(
 ) -> VerifyReport:
     """Check everything the store promises; see :class:`VerifyReport`."""
     run = _Run(conn, backend, engine, chain)
-    with backend.raw_text(conn):
+    with backend.snapshot(conn):
         run.step("schema", backend.check_schema, conn, run.found)
         run.step(backend.name, backend.check_database, conn, run.found)
         run.step(STORE_META.name, run.settings)
