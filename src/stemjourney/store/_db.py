@@ -125,8 +125,13 @@ class Backend(Protocol):
         """Report what the database's own checks find."""
         ...
 
-    def snapshot(self, db: Db) -> AbstractContextManager[None]:
-        """One consistent view for a long read (``verify()``, a copy), text read as stored."""
+    def snapshot(self, db: Db, raw: bool = False) -> AbstractContextManager[None]:
+        """One consistent view for a long read (``verify()``, a copy); with ``raw``, text
+        read as stored, undecodable bytes kept."""
+        ...
+
+    def undecodable(self, error: BaseException) -> bool:
+        """Whether a read failed on stored text that cannot be decoded."""
         ...
 
     def after_copy(self, db: Db) -> None:

@@ -381,8 +381,12 @@ class PostgresBackend:
             f"SELECT setval('{pg.SEQUENCE}', max(id)) FROM {AUDIT.name} HAVING max(id) IS NOT NULL"
         )
 
+    def undecodable(self, error: BaseException) -> bool:
+        """Never: PostgreSQL keeps only valid text."""
+        return False
+
     @contextmanager
-    def snapshot(self, db: Any) -> Iterator[None]:
+    def snapshot(self, db: Any, raw: bool = False) -> Iterator[None]:
         """One snapshot for everything a long read sees (text is always valid UTF-8 here)."""
         opened = not db.in_transaction
         if opened:

@@ -92,11 +92,12 @@ class SqliteBackend:
             found(str(table), str(rowid), None, f"refers to a missing {parent} row")
 
     @contextmanager
-    def snapshot(self, db: Any) -> Iterator[None]:
-        """One read transaction (WAL gives it one snapshot), text read as stored with
-        undecodable bytes kept, so damaged text is reported."""
+    def snapshot(self, db: Any, raw: bool = False) -> Iterator[None]:
+        """One read transaction (WAL gives it one snapshot); with ``raw``, text read as
+        stored with undecodable bytes kept, so damaged text is reported, not raised."""
         factory = db.text_factory
-        db.text_factory = _text
+        if raw:
+            db.text_factory = _text
         opened = not db.in_transaction
         if opened:
             db.execute("BEGIN")
@@ -106,6 +107,10 @@ class SqliteBackend:
             db.text_factory = factory
             if opened:
                 self.rollback(db)
+
+    def undecodable(self, error: BaseException) -> bool:
+        """Whether ``error`` is text SQLite holds that is not UTF-8."""
+        return isinstance(error, sqlite3.OperationalError) and "decode" in str(error)
 
     def after_copy(self, db: Any) -> None:
         """Nothing: ids follow the largest one."""

@@ -12,6 +12,7 @@ sort as time does and compare directly with ``datetime('now')``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -54,10 +55,14 @@ class Table:
     options: str = "STRICT"
     description: str = ""
 
-    @property
+    @functools.cached_property
     def names(self) -> tuple[str, ...]:
         """The column names, in order."""
         return tuple(c.name for c in self.columns)
+
+    @functools.cached_property
+    def _positions(self) -> dict[str, int]:
+        return {name: n for n, name in enumerate(self.names)}
 
     @property
     def column_list(self) -> str:
@@ -88,7 +93,7 @@ class Table:
 
     def index(self, name: str) -> int:
         """The position of column ``name``."""
-        return self.names.index(name)
+        return self._positions[name]
 
 
 def _c(name: str, declaration: str, description: str) -> Column:
@@ -293,7 +298,30 @@ TABLES: tuple[Table, ...] = (
 """Every table of the store, in the order they are created."""
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-_ENCODE = _ENCODER.encode
+"""The canonical encoder: compact JSON, text as is, no NaN."""
+
+
+def _not_json(value: object) -> Any:
+    raise TypeError(type(value).__name__)
+
+
+def _compiled() -> Any:
+    """``_ENCODER.encode`` of a list, made once (``JSONEncoder.encode`` builds its C encoder
+    again on every call): the same bytes, tested equal (``tests/test_store_tables.py``)."""
+    from json import encoder
+
+    make = encoder.c_make_encoder
+    if make is None:  # pragma: no cover - CPython always has the C accelerator
+        return _ENCODER.encode
+    step = make(None, _not_json, encoder.c_encode_basestring, None, ":", ",", False, False, False)
+
+    def encode(values: list[Any]) -> str:
+        return "".join(step(values, 0))
+
+    return encode
+
+
+_ENCODE = _compiled()
 
 
 def canonical(table: str, row: Sequence[Any]) -> bytes:

@@ -18,7 +18,7 @@ from stemjourney.exceptions import StemJourneyError
 from stemjourney.journey._engine import Engine
 from stemjourney.store import _queries as q
 from stemjourney.store._chain import GENESIS, Chain, Head
-from stemjourney.store._db import Backend, Db
+from stemjourney.store._db import Backend, Db, stream
 from stemjourney.store._schema import SCHEMA_VERSION
 from stemjourney.store._tables import AUDIT, JOURNEYS, STORE_META
 from stemjourney.store._upgrade import UPGRADES
@@ -95,6 +95,7 @@ class _Run:
         self.journeys = 0
         self.head: Head | None = None
         self.check_hashes = True
+        self.undecodable = False
 
     def found(self, table: str, row: str | None, column: str | None, what: str) -> None:
         self.details.append(Problem(table, row, column, what))
@@ -103,6 +104,8 @@ class _Run:
         try:
             return check(*args)
         except self.backend.database_errors as error:
+            if self.backend.undecodable(error):
+                self.undecodable = True
             code = self.backend.error_name(error)
             self.found(name, None, None, f"cannot be read ({code}): the file may be damaged")
         except (StemJourneyError, ValueError, TypeError, KeyError, IndexError) as error:
@@ -138,7 +141,7 @@ class _Run:
         expected_hash = None
         last_of = {entry_id: jid for jid, (entry_id, _) in updated.items()}
         seen = bytearray(covered.last + 1)
-        for row in self.conn.execute(AUDIT.select("seq IS NOT NULL", order="seq")):
+        for row in stream(self.conn, AUDIT.select("seq IS NOT NULL", order="seq")):
             number += 1
             self.entries += 1
             seq = row[1]
@@ -271,22 +274,31 @@ def verify(
     replay: bool = False,
 ) -> VerifyReport:
     """Check everything the store promises; see :class:`VerifyReport`."""
-    run = _Run(conn, backend, engine, chain)
-    with backend.snapshot(conn):
-        run.step("schema", backend.check_schema, conn, run.found)
-        run.step(backend.name, backend.check_database, conn, run.found)
-        run.step(STORE_META.name, run.settings)
-        last = run.step(AUDIT.name, _last_audit_id, conn)
-        covered = Covered(last or 0)
-        updated = (
-            run.step(
-                "journeys", scan_rows, conn, engine.pipeline, engine.protocol, covered, run.found
+    for raw in (False, True):  # text decoded as usual; as stored when some is not UTF-8
+        run = _Run(conn, backend, engine, chain)
+        with backend.snapshot(conn, raw):
+            run.step("schema", backend.check_schema, conn, run.found)
+            run.step(backend.name, backend.check_database, conn, run.found)
+            run.step(STORE_META.name, run.settings)
+            last = run.step(AUDIT.name, _last_audit_id, conn)
+            covered = Covered(last or 0)
+            updated = (
+                run.step(
+                    "journeys",
+                    scan_rows,
+                    conn,
+                    engine.pipeline,
+                    engine.protocol,
+                    covered,
+                    run.found,
+                )
+                or {}
             )
-            or {}
-        )
-        run.journeys = len(updated)
-        run.step("patients", scan_patients, conn, covered, run.found)
-        run.step(AUDIT.name, run.chain_pass, covered, updated, expected_head)
+            run.journeys = len(updated)
+            run.step("patients", scan_patients, conn, covered, run.found)
+            run.step(AUDIT.name, run.chain_pass, covered, updated, expected_head)
+        if not run.undecodable:
+            break
     if replay:
         run.step("replay", run.replay)
     details = tuple(run.details)

@@ -27,7 +27,7 @@ from stemjourney.clinical._instruments import INSTRUMENTS
 from stemjourney.clinical._protocol import Protocol
 from stemjourney.clinical._scores import Score
 from stemjourney.journey._pipeline import Pipeline
-from stemjourney.store._db import Db
+from stemjourney.store._db import Db, stream
 from stemjourney.store._schedule import planned_rows
 from stemjourney.store._tables import (
     JOURNEYS,
@@ -103,7 +103,7 @@ class Covered:
 
 
 def _stream(conn: Db, sql: str) -> Iterator[tuple[Any, Iterator[Any]]]:
-    return groupby(conn.execute(sql), _FIRST)
+    return groupby(stream(conn, sql), _FIRST)
 
 
 def _time(text: object) -> bool:
@@ -290,7 +290,7 @@ def scan_rows(
 ) -> dict[str, tuple[int, str]]:
     """Check every journey's rows and digest them; return each journey's (last_audit_id,
     updated_at)."""
-    journeys = conn.execute(JOURNEYS.select(order="id"))
+    journeys = stream(conn, JOURNEYS.select(order="id"))
     moves = _stream(conn, TRANSITIONS.select(order="journey_id, seq"))
     records = _stream(conn, RECORDS.select(order="journey_id, version"))
     scores = _stream(conn, OBSERVATIONS.select(order="journey_id, version"))
