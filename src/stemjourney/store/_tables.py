@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -310,10 +310,11 @@ def _compiled() -> Any:
     again on every call): the same bytes, tested equal (``tests/test_store_tables.py``)."""
     from json import encoder
 
-    make = encoder.c_make_encoder
+    make: Any = getattr(encoder, "c_make_encoder", None)
     if make is None:  # pragma: no cover - CPython always has the C accelerator
         return _ENCODER.encode
-    step = make(None, _not_json, encoder.c_encode_basestring, None, ":", ",", False, False, False)
+    strings = getattr(encoder, "c_encode_basestring", None) or encoder.py_encode_basestring
+    step = make(None, _not_json, strings, None, ":", ",", False, False, False)
 
     def encode(values: list[Any]) -> str:
         return "".join(step(values, 0))
@@ -321,7 +322,7 @@ def _compiled() -> Any:
     return encode
 
 
-_ENCODE = _compiled()
+_ENCODE: Callable[[list[Any]], str] = _compiled()
 
 
 def canonical(table: str, row: Sequence[Any]) -> bytes:
