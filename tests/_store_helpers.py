@@ -130,10 +130,15 @@ def through_injection(store: Store, journey_id: str = "j-1") -> sj.Journey:
 
 def snapshot(store: Store | sqlite3.Connection) -> tuple[Any, ...]:
     """Row counts of every table and the last audit hash: equal when nothing was written."""
-    conn = store if isinstance(store, sqlite3.Connection) else store.db.conn
+    if isinstance(store, sqlite3.Connection):
+        conn: Any = store
+    else:  # the store's own connection on either backend
+        conn = store.db if store.backend.name == "postgresql" else store.db.conn
     counts = tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES)
-    last = conn.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    return (*counts, last)
+    last = conn.execute(
+        "SELECT hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    return (*counts, None if last is None else tuple(last))
 
 
 def quick_check(store: Store) -> str:

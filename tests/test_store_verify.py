@@ -21,7 +21,7 @@ import pytest
 
 import stemjourney as sj
 from _store_helpers import DAY0, add_journey, open_file, ready_for_harvest, through_injection
-from stemjourney.store import Head, VerifyReport
+from stemjourney.store import Head, Store, VerifyReport
 from stemjourney.store._chain import ENTRY_FIELDS, Chain
 from stemjourney.store._schema import expected_objects
 from stemjourney.store._tables import TABLES
@@ -36,28 +36,31 @@ def clinic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A closed store file: two journeys, records, an amendment, imports, a deleted patient."""
     file = tmp_path_factory.mktemp("verify") / "clinic.db"
     with open_file(file) as store:
-        add_journey(store)
-        ready_for_harvest(store)
-        through_injection(store)
-        journey = store.journey("j-1")
-        first = next(e for e in journey.records if isinstance(e.record, sj.Score))
-        store.amend("j-1", first.version, sj.nrs(6, DAY0), actor="nurse", reason="typo")
-        add_journey(store, "p-2", "j-2")
-        store.import_scores([("j-2", "nrs", 4, DAY0), ("j-2", "vas", 35.5, DAY0)], actor="imp")
-        store.record(
-            "j-2", sj.nrs(3, DAY0 + timedelta(hours=1)), actor="nurse", idempotency_key="k"
-        )
-        store.move(
-            "j-2",
-            "withdrawn",
-            actor="dr",
-            occurred_at=DAY0 + timedelta(hours=2),
-            reason=sj.WithdrawalReason(initiated_by="patient", code="patient_choice", detail="d"),
-        )
-        store.add_patient("mrn-gone", actor="desk", patient_id="p-gone")
-        store.delete_patient("p-gone", actor="desk")
-        assert store.verify().ok
+        fill(store)
     return file
+
+
+def fill(store: Store) -> None:
+    """Two journeys, records, an amendment, imports, a deleted patient."""
+    add_journey(store)
+    ready_for_harvest(store)
+    through_injection(store)
+    journey = store.journey("j-1")
+    first = next(e for e in journey.records if isinstance(e.record, sj.Score))
+    store.amend("j-1", first.version, sj.nrs(6, DAY0), actor="nurse", reason="typo")
+    add_journey(store, "p-2", "j-2")
+    store.import_scores([("j-2", "nrs", 4, DAY0), ("j-2", "vas", 35.5, DAY0)], actor="imp")
+    store.record("j-2", sj.nrs(3, DAY0 + timedelta(hours=1)), actor="nurse", idempotency_key="k")
+    store.move(
+        "j-2",
+        "withdrawn",
+        actor="dr",
+        occurred_at=DAY0 + timedelta(hours=2),
+        reason=sj.WithdrawalReason(initiated_by="patient", code="patient_choice", detail="d"),
+    )
+    store.add_patient("mrn-gone", actor="desk", patient_id="p-gone")
+    store.delete_patient("p-gone", actor="desk")
+    assert store.verify().ok
 
 
 def _triggers(conn: sqlite3.Connection) -> list[str]:
@@ -108,56 +111,68 @@ def _cases(path: Path) -> Iterator[tuple[str, str, tuple[Any, ...]]]:
     """(description, SQL, parameters) of every single-row tampering of the file."""
     conn = sqlite3.connect(path)
     try:
+        tables = []
         for spec in TABLES:
-            table = spec.name
-            columns = _columns(conn, table)
+            columns = _columns(conn, spec.name)
             key = [name for name, pk in sorted(columns, key=lambda c: c[1]) if pk] or ["rowid"]
             names = [name for name, _ in columns]
-            rows = conn.execute(f"SELECT {', '.join(names)} FROM {table}").fetchall()
-            for n, row in enumerate(rows):
-                where = " AND ".join(f"{k} = ?" for k in key)
-                ids = tuple(row[names.index(k)] for k in key)
-                for column, value in zip(names, row, strict=True):
-                    if (table, column) in SKIP:
-                        continue
-                    yield (
-                        f"change {table}.{column} of row {n}",
-                        f"UPDATE {table} SET {column} = ? WHERE {where}",
-                        (_other(value), *ids),
-                    )
-                    if value is not None and column not in key:
-                        yield (
-                            f"blank {table}.{column} of row {n}",
-                            f"UPDATE {table} SET {column} = NULL WHERE {where}",
-                            ids,
-                        )
-                yield f"delete {table} row {n}", f"DELETE FROM {table} WHERE {where}", ids
-                copy = list(row)
-                for k in key:
-                    copy[names.index(k)] = _other(copy[names.index(k)])
-                marks = ", ".join("?" * len(names))
-                yield (
-                    f"insert a copy of {table} row {n}",
-                    f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})",
-                    tuple(copy),
-                )
-                if n + 1 < len(rows):
-                    nxt = rows[n + 1]
-                    for column in names:
-                        if column in key:
-                            continue
-                        a, b = row[names.index(column)], nxt[names.index(column)]
-                        if a == b:
-                            continue
-                        other = tuple(nxt[names.index(k)] for k in key)
-                        yield (
-                            f"swap {table}.{column} of rows {n} and {n + 1}",
-                            f"UPDATE {table} SET {column} = CASE WHEN {where} THEN ? ELSE ? END "
-                            f"WHERE ({where}) OR ({where})",
-                            (*ids, b, a, *ids, *other),
-                        )
+            rows = conn.execute(f"SELECT {', '.join(names)} FROM {spec.name}").fetchall()
+            tables.append((spec.name, names, key, rows))
+        yield from tamperings(tables)
     finally:
         conn.close()
+
+
+Rows = tuple[str, list[str], list[str], list[tuple[Any, ...]]]
+"""A table's name, its column names, its key columns and its rows."""
+
+
+def tamperings(tables: list[Rows]) -> Iterator[tuple[str, str, tuple[Any, ...]]]:
+    """(description, SQL, parameters) of every single-row tampering of the tables' rows:
+    each column changed and blanked, each row deleted, copied in and swapped with the next."""
+    for table, names, key, rows in tables:
+        for n, row in enumerate(rows):
+            where = " AND ".join(f"{k} = ?" for k in key)
+            ids = tuple(row[names.index(k)] for k in key)
+            for column, value in zip(names, row, strict=True):
+                if (table, column) in SKIP:
+                    continue
+                yield (
+                    f"change {table}.{column} of row {n}",
+                    f"UPDATE {table} SET {column} = ? WHERE {where}",
+                    (_other(value), *ids),
+                )
+                if value is not None and column not in key:
+                    yield (
+                        f"blank {table}.{column} of row {n}",
+                        f"UPDATE {table} SET {column} = NULL WHERE {where}",
+                        ids,
+                    )
+            yield f"delete {table} row {n}", f"DELETE FROM {table} WHERE {where}", ids
+            copy = list(row)
+            for k in key:
+                copy[names.index(k)] = _other(copy[names.index(k)])
+            marks = ", ".join("?" * len(names))
+            yield (
+                f"insert a copy of {table} row {n}",
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})",
+                tuple(copy),
+            )
+            if n + 1 < len(rows):
+                nxt = rows[n + 1]
+                for column in names:
+                    if column in key:
+                        continue
+                    a, b = row[names.index(column)], nxt[names.index(column)]
+                    if a == b:
+                        continue
+                    other = tuple(nxt[names.index(k)] for k in key)
+                    yield (
+                        f"swap {table}.{column} of rows {n} and {n + 1}",
+                        f"UPDATE {table} SET {column} = CASE WHEN {where} THEN ? ELSE ? END "
+                        f"WHERE ({where}) OR ({where})",
+                        (*ids, b, a, *ids, *other),
+                    )
 
 
 def test_untouched_store_verifies_clean(clinic: Path) -> None:

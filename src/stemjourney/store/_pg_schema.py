@@ -6,8 +6,8 @@ compares as bytes (``COLLATE "C"``, as SQLite does), whole numbers are ``bigint`
 blobs ``bytea``, a score's value ``double precision``; SQLite's ``json_valid`` is a
 small function of the schema's own. The triggers are PL/pgSQL with the same rules
 and the same words; the audit log also lets an entry be sealed once (its ``seq`` and
-``hash`` set from empty, nothing else changed), which is how entries join the chain
-after their commit.
+``hash`` set from empty, the digest of its rows it waited with cleared, nothing else
+changed), which is how entries join the chain after their commit.
 """
 
 from __future__ import annotations
@@ -78,14 +78,12 @@ FUNCTIONS: dict[str, str] = {
         "CREATE FUNCTION seal_only() RETURNS trigger LANGUAGE plpgsql AS $body$\n"
         "BEGIN\n"
         "    IF OLD.seq IS NULL AND OLD.hash IS NULL AND NEW.seq IS NOT NULL\n"
-        "       AND NEW.hash IS NOT NULL\n"
+        "       AND NEW.hash IS NOT NULL AND NEW.rows_digest IS NULL\n"
         "       AND (NEW.id, NEW.action, NEW.journey_id, NEW.patient_id, NEW.occurred_at,\n"
-        "            NEW.recorded_at, NEW.actor, NEW.reason, NEW.idempotency_key,\n"
-        "            NEW.rows_digest)\n"
+        "            NEW.recorded_at, NEW.actor, NEW.reason, NEW.idempotency_key)\n"
         "           IS NOT DISTINCT FROM\n"
         "           (OLD.id, OLD.action, OLD.journey_id, OLD.patient_id, OLD.occurred_at,\n"
-        "            OLD.recorded_at, OLD.actor, OLD.reason, OLD.idempotency_key,\n"
-        "            OLD.rows_digest) THEN\n"
+        "            OLD.recorded_at, OLD.actor, OLD.reason, OLD.idempotency_key) THEN\n"
         "        RETURN NEW;\n"
         "    END IF;\n"
         "    RAISE EXCEPTION 'audit_log is append-only: UPDATE is refused'\n"

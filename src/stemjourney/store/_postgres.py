@@ -4,9 +4,9 @@ Writers do not take turns here: each locks only what it changes (the journey's
 summary row, ``SELECT ... FOR UPDATE``; an idempotency key, an advisory lock), so
 writers of different journeys commit side by side. An entry therefore cannot know the
 entry before it while its transaction is open: it is written with the digest of its
-rows and no place in the chain, and sealed (its ``seq`` and ``hash`` set, which the
-audit log's trigger allows once) right after its commit by whichever writer takes the
-sealing lock first, in the order the sealer finds entries committed. ``head()`` and
+rows and no place in the chain, and sealed (its ``seq`` and ``hash`` set and that digest
+cleared, which the audit log's trigger allows once) right after its commit by whichever
+writer takes the sealing lock first, in the order the sealer finds entries committed. ``head()`` and
 ``verify()`` seal what waits first.
 
 Every statement of the store is written once, in SQLite's words; :func:`translate` turns
@@ -234,7 +234,9 @@ _WAITING = (
     "SELECT id, action, journey_id, patient_id, occurred_at, recorded_at, actor, reason, "
     f"idempotency_key, rows_digest FROM {AUDIT.name} WHERE seq IS NULL ORDER BY id"
 )
-_SEAL = f"UPDATE {AUDIT.name} SET seq = ?, hash = ? WHERE id = ? AND seq IS NULL"
+_SEAL = (
+    f"UPDATE {AUDIT.name} SET seq = ?, hash = ?, rows_digest = NULL WHERE id = ? AND seq IS NULL"
+)
 _ANY_WAITING = f"SELECT 1 FROM {AUDIT.name} WHERE seq IS NULL LIMIT 1"
 
 

@@ -156,6 +156,8 @@ class _Run:
                 self.found(AUDIT.name, name, "hash", "is not a 32-byte hash")
                 stored = GENESIS
             digest = self._digest(covered, row, name, seen)
+            if row[10] is not None:
+                self.found(AUDIT.name, name, "rows_digest", "is kept after the entry was sealed")
             if self.check_hashes and self.chain.entry_hash(prev, row[:10], digest) != stored:
                 self.found(AUDIT.name, name, "hash", "does not match the entry and its rows")
             if row[0] in last_of and updated[last_of[row[0]]][1] != row[6]:
