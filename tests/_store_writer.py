@@ -46,10 +46,13 @@ def setup(store: Store) -> None:
             )
 
 
-def crash(path: str, seed: int, acks_path: str, ready: Any) -> None:
+def crash(path: str, seed: int, acks_path: str, ready: Any, schema: str = "stemjourney") -> None:
     """Write until killed, acknowledging every write that returned (one line each)."""
     rng = random.Random(seed)
-    with open_store(path, pipeline=PING_PONG) as store, open(acks_path, "a", buffering=1) as acks:
+    with (
+        open_store(path, pipeline=PING_PONG, schema=schema) as store,
+        open(acks_path, "a", buffering=1) as acks,
+    ):
         setup(store)
         ready.set()
         for n in range(1_000_000):
@@ -73,11 +76,13 @@ def crash(path: str, seed: int, acks_path: str, ready: Any) -> None:
                 acks.write(f"patient {p.id} 0\n")
 
 
-def race(path: str, seed: int, moves: int, start: Any, results: Any) -> None:
+def race(
+    path: str, seed: int, moves: int, start: Any, results: Any, schema: str = "stemjourney"
+) -> None:
     """Try ``moves`` version-checked moves on two shared journeys; report the counts."""
     rng = random.Random(seed)
     done = conflicts = busy = 0
-    with open_store(path, pipeline=PING_PONG, busy_timeout=30) as store:
+    with open_store(path, pipeline=PING_PONG, busy_timeout=30, schema=schema) as store:
         start.wait()
         for _ in range(moves):
             jid = rng.choice(JOURNEYS[:2])
@@ -102,13 +107,15 @@ LONG = "j-long"
 """The shared journey with a long history of :func:`race_long`."""
 
 
-def race_long(path: str, seed: int, writes: int, start: Any, results: Any) -> None:
+def race_long(
+    path: str, seed: int, writes: int, start: Any, results: Any, schema: str = "stemjourney"
+) -> None:
     """Land ``writes`` writes on one long journey, each a move or a score made against the
     version just read, retried after a conflict; report what happened."""
     rng = random.Random(seed)
     done = conflicts = busy = 0
     actor = f"w{seed}"
-    with open_store(path, pipeline=PING_PONG, busy_timeout=30) as store:
+    with open_store(path, pipeline=PING_PONG, busy_timeout=30, schema=schema) as store:
         read = "SELECT stage, version FROM journeys WHERE id = ?"
         start.wait()
         while done < writes:

@@ -1,6 +1,6 @@
 """Concurrency: processes racing on shared journeys lose no update and never see 'locked'.
 
-Each of ``STEMJOURNEY_RACE_PROCESSES`` processes (4 by default) tries
+Each of ``STEMJOURNEY_RACE_PROCESSES`` processes (8 by default) tries
 ``STEMJOURNEY_RACE_MOVES`` moves (200 by default) on two shared journeys, each move
 made against the version the process read. Every attempt either lands or is a
 conflict error; the journeys' histories hold exactly the moves that landed.
@@ -8,35 +8,39 @@ conflict error; the journeys' histories hold exactly the moves that landed.
 Then the same processes each land ``STEMJOURNEY_RACE_MOVES`` writes (50 by default)
 on ONE journey with 1,000 prior history entries, moves and scores each made against
 the version read and retried after a conflict: all of them are in its history.
+
+Both tests run on an SQLite file and on PostgreSQL (a schema of the tests' throwaway
+cluster), where writers do not take turns but lock the journey's row.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-from _store_helpers import CTX, DAY0, NEXT, PING_PONG, add_journey, fast_children, open_file
+from _backends import Where
+from _store_helpers import CTX, DAY0, NEXT, PING_PONG, add_journey, fast_children
 
-PROCESSES = int(os.environ.get("STEMJOURNEY_RACE_PROCESSES", "4"))
+PROCESSES = int(os.environ.get("STEMJOURNEY_RACE_PROCESSES", "8"))
 MOVES = int(os.environ.get("STEMJOURNEY_RACE_MOVES", "200"))
 
 
-def test_racing_writers_lose_no_update(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Moves that land all appear in the history; every other attempt was a conflict."""
+def test_racing_writers_lose_no_update(where: Where, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Moves that land all appear in the history; every other attempt was a conflict (on
+    SQLite's one writer at a time and on PostgreSQL's many)."""
     import _store_writer
 
     fast_children(monkeypatch)
-    path = tmp_path / "race.db"
-    with open_file(path, pipeline=PING_PONG) as store:
+    path = where.target
+    with where.open(pipeline=PING_PONG) as store:
         add_journey(store, "p-w", "j-0")
         add_journey(store, "p-w", "j-1")
     start = CTX.Event()
     results = CTX.Queue()
     procs = [
-        CTX.Process(target=_store_writer.race, args=(str(path), n, MOVES, start, results))
+        CTX.Process(target=_store_writer.race, args=(path, n, MOVES, start, results, where.schema))
         for n in range(PROCESSES)
     ]
     for proc in procs:
@@ -49,13 +53,13 @@ def test_racing_writers_lose_no_update(tmp_path: Path, monkeypatch: pytest.Monke
     landed = sum(c["moves"] for c in counts)
     conflicts = sum(c["conflicts"] for c in counts)
     busy = sum(c["busy"] for c in counts)
-    with open_file(path, pipeline=PING_PONG) as store:
+    with where.open(pipeline=PING_PONG) as store:
         history = sum(len(j.history) - 1 for j in store.iter_journeys())
         versions = sum(j.version - 1 for j in store.iter_journeys())
         assert store.verify().ok
     print(
-        f"\nrace: processes={PROCESSES} attempts={PROCESSES * MOVES} landed={landed} "
-        f"conflicts={conflicts} lost={landed - history} locked={busy}"
+        f"\nrace ({where.backend}): processes={PROCESSES} attempts={PROCESSES * MOVES} "
+        f"landed={landed} conflicts={conflicts} lost={landed - history} locked={busy}"
     )
     assert landed + conflicts == PROCESSES * MOVES
     assert (history, versions) == (landed, landed)
@@ -66,20 +70,21 @@ def test_racing_writers_lose_no_update(tmp_path: Path, monkeypatch: pytest.Monke
 LONG_PRIOR = 1000
 """History entries of the long journey before the race (scores and moves)."""
 LONG_WRITES = int(os.environ.get("STEMJOURNEY_RACE_MOVES", "50"))
+"""Writes each process lands on the long journey (half as many on PostgreSQL, whose
+writers do not queue for one lock but conflict and retry: several attempts per write)."""
 
 
-def test_racing_writers_on_one_long_journey(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_racing_writers_on_one_long_journey(where: Where, monkeypatch: pytest.MonkeyPatch) -> None:
     """Writers racing on ONE journey with a long history, each write (a move or a score)
     made against the version read and retried on conflict: every write lands, in the
     history once, and no writer ever sees 'locked'."""
     import _store_writer
 
     fast_children(monkeypatch)
-    path = tmp_path / "race-long.db"
+    path = where.target
+    writes = max(1, LONG_WRITES // 2) if where.postgres else LONG_WRITES
     jid = _store_writer.LONG
-    with open_file(path, pipeline=PING_PONG) as store:
+    with where.open(pipeline=PING_PONG) as store:
         add_journey(store, "p-w", jid)
         for n in range(1, 5):  # a few moves, then a long run of scores in the stage
             j = store.journey(jid)
@@ -95,7 +100,8 @@ def test_racing_writers_on_one_long_journey(
     results = CTX.Queue()
     procs = [
         CTX.Process(
-            target=_store_writer.race_long, args=(str(path), n, LONG_WRITES, start, results)
+            target=_store_writer.race_long,
+            args=(path, n, writes, start, results, where.schema),
         )
         for n in range(PROCESSES)
     ]
@@ -109,16 +115,16 @@ def test_racing_writers_on_one_long_journey(
     landed = sum(c["writes"] for c in counts)
     conflicts = sum(c["conflicts"] for c in counts)
     busy = sum(c["busy"] for c in counts)
-    with open_file(path, pipeline=PING_PONG) as store:
+    with where.open(pipeline=PING_PONG) as store:
         journey = store.journey(jid)
         entries = [*journey.history[1:], *journey.records]
         by_actor = [sum(e.actor == f"w{n}" for e in entries) for n in range(PROCESSES)]
         assert store.verify().ok
     found = sum(by_actor)
     print(
-        f"\nrace-long: processes={PROCESSES} writes={PROCESSES * LONG_WRITES} prior={prior} "
-        f"landed={landed} conflicts={conflicts} lost={landed - found} locked={busy}"
+        f"\nrace-long ({where.backend}): processes={PROCESSES} writes={PROCESSES * writes} "
+        f"prior={prior} landed={landed} conflicts={conflicts} lost={landed - found} locked={busy}"
     )
-    assert by_actor == [LONG_WRITES] * PROCESSES
-    assert journey.version == prior + landed == prior + PROCESSES * LONG_WRITES
+    assert by_actor == [writes] * PROCESSES
+    assert journey.version == prior + landed == prior + PROCESSES * writes
     assert busy == 0
