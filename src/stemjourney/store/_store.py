@@ -21,6 +21,7 @@ from stemjourney.clinical._scores import Score
 from stemjourney.exceptions import (
     ConflictError,
     NotFoundError,
+    ReadOnlyError,
     StorageError,
     ValidationError,
 )
@@ -564,9 +565,18 @@ class Store:
         entry before it, unchanged, so a cut tail or a rewritten history shows.
         """
         with self._read("head") as conn:
-            self.backend.seal(conn, self._chain)
+            self._seal(conn, "head")
             seq, digest = w.last_entry(conn)
         return Head(seq, digest.hex())
+
+    def _seal(self, conn: Any, operation: str) -> None:
+        """Seal the entries waiting for their place in the chain (PostgreSQL), unless this
+        connection may not write (a standby, a read-only role): the next writer does."""
+        try:
+            with self.backend.errors(operation):
+                self.backend.seal(conn, self._chain)
+        except ReadOnlyError:
+            pass
 
     def verify(
         self, *, expected_head: Head | str | None = None, replay: bool = False
@@ -584,8 +594,7 @@ class Store:
         self._here()
         head = Head.parse(expected_head) if isinstance(expected_head, str) else expected_head
         if self._writable:
-            with self.backend.errors("verify"):
-                self.backend.seal(self._conn, self._chain)
+            self._seal(self._conn, "verify")
         return verify(
             self._conn, self.backend, self.engine, self._chain, expected_head=head, replay=replay
         )
