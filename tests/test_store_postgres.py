@@ -19,6 +19,7 @@ import stemjourney as sj
 from _postgres import Cluster
 from _store_helpers import DAY0, add_journey, clock, open_file, ready_for_harvest
 from stemjourney.exceptions import (
+    BusyError,
     ConnectionLostError,
     DiskFullError,
     DuplicateError,
@@ -80,6 +81,17 @@ def test_a_pool_lends_the_store_one_connection_and_takes_it_back(dsn: str) -> No
             assert conn.execute("SHOW search_path").fetchone()[0] == '"$user", public'
         with open_store(pool, schema="pooled", clock=clock()) as again:
             assert again.journey("j-1").stage == "consultation"
+
+
+def test_a_pool_with_no_free_connection_is_busy(dsn: str) -> None:
+    from psycopg_pool import ConnectionPool
+
+    with (
+        ConnectionPool(dsn, min_size=1, max_size=1, timeout=0.2, open=True) as pool,
+        open_store(pool, schema="pooled_busy", clock=clock()),
+        pytest.raises(BusyError, match="no connection of the pool was free"),
+    ):
+        open_store(pool, schema="pooled_busy")
 
 
 @pytest.mark.parametrize("schema", ["Bad", "a;drop", "", "x" * 64, 7])
@@ -199,6 +211,20 @@ def test_racing_patients_with_one_external_id_end_in_a_duplicate_error(dsn: str)
     with open_file(dsn, schema="dupes") as store:
         assert sum(1 for _ in store.iter_patients()) == 1
         assert store.verify().ok
+
+
+def test_the_triggers_read_the_stores_schema_whatever_the_callers_path(
+    dsn: str, admin: Any
+) -> None:
+    """A patient with journeys cannot be deleted from a connection whose search_path
+    finds another schema's ``journeys`` first."""
+    with open_file(dsn, schema="pathed") as store:
+        add_journey(store)
+    admin.execute("CREATE SCHEMA decoy")
+    admin.execute("CREATE TABLE decoy.journeys (patient_id text)")
+    admin.execute("SET search_path TO decoy, pathed")
+    with pytest.raises(psycopg.Error, match="a patient with journeys cannot be deleted"):
+        admin.execute("DELETE FROM pathed.patients")
 
 
 def test_the_statements_are_translated_in_one_place() -> None:

@@ -159,7 +159,8 @@ class StorageError(StemJourneyError, OSError):
 
 
 class BusyError(StorageError):
-    """Another connection held the database lock past the busy timeout."""
+    """Another connection held the database lock past the busy timeout (or, on
+    PostgreSQL, no connection of the pool was free in time)."""
 
 
 class ConnectionLostError(StorageError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from stemjourney.exceptions import SchemaError, StorageError, ValidationError
+from stemjourney.exceptions import BusyError, SchemaError, StorageError, ValidationError
 from stemjourney.store import _pg_schema as pg
 from stemjourney.store._chain import Chain
 from stemjourney.store._postgres import (
@@ -38,6 +38,19 @@ def _schema_name(schema: object) -> str:
     return schema
 
 
+def _borrow(pool: Any) -> Any:
+    """A connection from ``pool``; :class:`BusyError` when none was free in time."""
+    try:
+        return pool.getconn()
+    except Exception as error:
+        if type(error).__name__ == "PoolTimeout":
+            raise BusyError(
+                "open_store: no connection of the pool was free in time (every one is lent "
+                "to an open store); allowed: close stores when done, or a larger max_size"
+            ) from None
+        raise
+
+
 def connect_postgres(target: Any, schema: str) -> PgConnection:
     """The store's connection to ``target``, its ``search_path`` set to ``schema``."""
     schema = _schema_name(schema)
@@ -51,7 +64,7 @@ def connect_postgres(target: Any, schema: str) -> PgConnection:
             raw, owns = target, False
         elif hasattr(target, "getconn") and hasattr(target, "putconn"):
             pool = target
-            raw = pool.getconn()
+            raw = _borrow(pool)
 
             def release(conn: Any) -> None:
                 try:

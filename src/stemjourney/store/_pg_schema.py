@@ -110,7 +110,9 @@ FUNCTIONS: dict[str, str] = {
     ),
     "patients_no_update": _refuse("patients_no_update", "patients are never changed"),
     "patients_keep_history": (
-        "CREATE FUNCTION patients_keep_history() RETURNS trigger LANGUAGE plpgsql AS $body$\n"
+        # The body names a table: it reads the store's schema whatever the caller's path.
+        "CREATE FUNCTION patients_keep_history() RETURNS trigger LANGUAGE plpgsql\n"
+        "SET search_path FROM CURRENT AS $body$\n"
         "BEGIN\n"
         f"    IF EXISTS (SELECT 1 FROM {JOURNEYS.name} WHERE patient_id = OLD.id) THEN\n"
         "        RAISE EXCEPTION 'a patient with journeys cannot be deleted'\n"
