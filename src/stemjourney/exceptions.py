@@ -8,6 +8,7 @@ health information.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "BusyError",
@@ -35,7 +36,22 @@ __all__ = [
 
 
 class StemJourneyError(Exception):
-    """Base class of every error stemjourney raises."""
+    """Base class of every error stemjourney raises.
+
+    Every one pickles with its message and attributes, so it crosses process
+    boundaries (``multiprocessing``, ``concurrent.futures``) as it was raised.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuilt(cls: type[StemJourneyError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """An error unpickled: its message and attributes, without calling its ``__init__``."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class ValidationError(StemJourneyError, ValueError):
