@@ -14,7 +14,7 @@ import attrs
 
 import stemjourney as sj
 from _store_helpers import DAY0, add_journey, open_file, ready_for_harvest
-from stemjourney.outcomes import planned_visits, schedule_status, visit_status
+from stemjourney.outcomes import VisitStatus, planned_visits, schedule_status, visit_status
 from stemjourney.reports import worklist_report
 from stemjourney.store import Store
 
@@ -157,3 +157,27 @@ def test_the_visits_due_view_says_what_the_schedule_rules_say_today(tmp_path: Pa
                 visit.closes,
             )
             assert view[visit.label] == visit_status(window, None, today).value
+
+
+def test_the_pending_read_leaves_out_exactly_what_visit_status_calls_completed(
+    tmp_path: Path,
+) -> None:
+    """``iter_scheduled(..., pending_on=day)`` filters in SQL by the first rule of
+    ``visit_status``: on every day around the scores, it keeps exactly the visits that
+    rule does not call completed."""
+    from stemjourney.demo import build_demo_clinic
+
+    today = date(2026, 11, 2)
+    build_demo_clinic(tmp_path / "demo.db", patients=30, today=today)
+    with open_file(tmp_path / "demo.db") as store:
+        first, last = today - timedelta(days=400), today + timedelta(days=60)
+        every = list(store.iter_scheduled(first, last))
+        completed = 0
+        for day in (today - timedelta(days=d) for d in range(0, 400, 9)):
+            pending = list(store.iter_scheduled(first, last, pending_on=day))
+            wanted = [
+                s for s in every if visit_status(s[5], s[6], day) is not VisitStatus.COMPLETED
+            ]
+            assert pending == wanted
+            completed += len(every) - len(pending)
+        assert completed > 100  # the rule was exercised, not only the empty case

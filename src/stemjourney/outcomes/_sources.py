@@ -51,8 +51,11 @@ class ScheduleSource(Protocol):
         """The protocol the schedule was planned with."""
         ...
 
-    def iter_scheduled(self, first: date, last: date) -> Iterator[Scheduled]:
-        """The visits whose window meets ``first`` to ``last``, by due day, journey, cycle."""
+    def iter_scheduled(
+        self, first: date, last: date, *, pending_on: date | None = None
+    ) -> Iterator[Scheduled]:
+        """The visits whose window meets ``first`` to ``last``, by due day, journey, cycle;
+        with ``pending_on``, only those not completed on that day."""
         ...
 
 

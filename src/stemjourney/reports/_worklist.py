@@ -93,7 +93,9 @@ def worklist_report(
         # The store keeps the schedule: an index range over the planned visits.
         listed = [
             WorkItem(pid, jid, condition, site, side, w[0], w[1], w[3], w[4], w[5], status.value)
-            for jid, pid, condition, site, side, w, done in store.iter_scheduled(first, last)
+            for jid, pid, condition, site, side, w, done in store.iter_scheduled(
+                first, last, pending_on=day
+            )
             if (status := visit_status(w, done, day)) is not VisitStatus.COMPLETED
         ]
         return Worklist(first, last, day, tuple(listed))

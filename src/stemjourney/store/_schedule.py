@@ -57,8 +57,12 @@ _IN_RANGE = (
     f"s.injected_on, s.due, s.opens, s.closes, s.first_score_on "
     f"FROM {SCHEDULE.name} AS s JOIN {JOURNEYS.name} AS j ON j.id = s.journey_id "
     "WHERE s.closes >= ? AND s.opens <= ? AND j.closed_at IS NULL "
-    "ORDER BY s.due, j.id, s.cycle"
 )
+_ORDER = "ORDER BY s.due, j.id, s.cycle"
+_PENDING = "AND (s.first_score_on IS NULL OR s.first_score_on > ?) "
+"""The visits not completed on a day: the first rule of
+:func:`stemjourney.outcomes.visit_status` (completed once a score inside the window was
+measured by then), in SQL so the read skips them; tested equal to it."""
 
 
 def _utc_day(moment: datetime) -> date:
@@ -179,9 +183,17 @@ def scored_many(conn: Db, days: dict[str, list[date]]) -> None:
     conn.executemany(_SET_FIRST, updates)
 
 
-def iter_scheduled(conn: Db, first: date, last: date) -> Iterator[Scheduled]:
-    """The visits of journeys not ended whose window meets ``first`` to ``last``, by due day."""
-    for row in conn.execute(_IN_RANGE, (first.isoformat(), last.isoformat())):
+def iter_scheduled(
+    conn: Db, first: date, last: date, pending_on: date | None = None
+) -> Iterator[Scheduled]:
+    """The visits of journeys not ended whose window meets ``first`` to ``last``, by due day;
+    with ``pending_on``, only those not completed on that day."""
+    if pending_on is None:
+        rows = conn.execute(_IN_RANGE + _ORDER, (first.isoformat(), last.isoformat()))
+    else:
+        args = (first.isoformat(), last.isoformat(), pending_on.isoformat())
+        rows = conn.execute(_IN_RANGE + _PENDING + _ORDER, args)
+    for row in rows:
         window: Window = (
             row[5],
             row[6],

@@ -549,11 +549,15 @@ class Store:
                 with_records=with_records,
             )
 
-    def iter_scheduled(self, first: date, last: date) -> Iterator[Scheduled]:
+    def iter_scheduled(
+        self, first: date, last: date, *, pending_on: date | None = None
+    ) -> Iterator[Scheduled]:
         """The planned follow-up visits of journeys not ended whose window meets the days
-        ``first`` to ``last`` (UTC), by due day: what the work-list reads."""
+        ``first`` to ``last`` (UTC), by due day: what the work-list reads. With
+        ``pending_on``, only the visits not completed on that day (as
+        :func:`stemjourney.outcomes.visit_status` says)."""
         with self._read("iter_scheduled") as conn:
-            yield from iter_scheduled(conn, first, last)
+            yield from iter_scheduled(conn, first, last, pending_on)
 
     # -- integrity --------------------------------------------------------------------
 
