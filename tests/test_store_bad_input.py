@@ -256,3 +256,16 @@ def test_voiding_keeps_everything(store: Store) -> None:
     assert j.last_move.reason == "voided: duplicate"
     assert j.last_move.reason_record == sj.VoidReason(code="duplicate")
     refused(store, ValidationError, lambda: store.record("j-1", sj.nrs(3, T1), actor="n"))
+
+
+def test_an_erased_patients_id_is_not_given_again(store: Store) -> None:
+    """The record keeps a deletion under the patient's id: the id is not re-used."""
+    store.add_patient("mrn-gone", actor="desk", patient_id="p-gone")
+    store.delete_patient("p-gone", actor="desk")
+    error = refused(
+        store,
+        DuplicateError,
+        lambda: store.add_patient("mrn-gone", actor="desk", patient_id="p-gone"),
+    )
+    assert "p-gone" in str(error)
+    assert store.add_patient("mrn-gone", actor="desk").id != "p-gone"

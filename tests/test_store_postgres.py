@@ -277,3 +277,48 @@ def test_other_errors_are_not_mapped() -> None:
 def test_a_serialization_failure_is_a_conflict() -> None:
     """The caller retries a SerializationError as it retries any ConflictError."""
     assert issubclass(SerializationError, sj.exceptions.ConflictError)
+
+
+def test_a_store_without_the_key_never_seals_a_keyed_chain(dsn: str) -> None:
+    """An entry waiting for its seal is left alone by a store opened without the chain's
+    key (its seal would not be the keyed one); the keyed store seals it and verifies."""
+    key = b"a host secret of 32 bytes......."
+    with open_file(dsn, schema="keyed", key=key) as store:
+        add_journey(store)
+        sealed = store.head()
+        store.backend.after_commit = lambda db, chain: None  # type: ignore[method-assign]
+        store.record("j-1", sj.nrs(4, DAY0), actor="nurse")
+    with open_file(dsn, schema="keyed") as unkeyed:
+        assert unkeyed.head() == sealed
+        unkeyed.verify()
+    with open_file(dsn, schema="keyed", key=key) as store:
+        assert store.head().seq == sealed.seq + 1
+        assert store.verify(expected_head=sealed).ok
+
+
+def test_a_write_whose_seal_is_refused_after_commit_returns_committed(dsn: str) -> None:
+    """The write committed; a role that may not seal leaves the entry waiting, verified
+    against its rows, for the next writer that may."""
+    with open_file(dsn, schema="unsealed") as store:
+        add_journey(store)
+
+        def refuse(db: Any, chain: Any) -> None:
+            raise ReadOnlyError("seal: refused (SQLSTATE 42501)")
+
+        store.backend.seal = refuse  # type: ignore[method-assign]
+        j = store.record("j-1", sj.nrs(4, DAY0), actor="nurse")
+        assert j.version == 2
+        assert store.verify().ok
+    with open_file(dsn, schema="unsealed") as store:
+        assert store.journey("j-1").version == 2
+        assert store.verify().ok
+        assert (
+            store.db.execute("SELECT count(*) FROM audit_log WHERE seq IS NULL").fetchone()[0] == 0
+        )
+
+
+def test_a_server_that_refuses_the_connection_is_not_a_lost_connection(dsn: str) -> None:
+    with pytest.raises(StorageError, match="could not connect") as caught:
+        open_store(dsn.replace("postgres@", "nobody@"))
+    assert not isinstance(caught.value, ConnectionLostError)
+    assert "nobody" not in str(caught.value)

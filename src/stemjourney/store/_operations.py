@@ -49,6 +49,7 @@ __all__ = [
 _BY_KEY = f"SELECT action, patient_id, journey_id FROM {AUDIT.name} WHERE idempotency_key = ?"
 _EXISTS = f"SELECT 1 FROM {JOURNEYS.name} WHERE id = ?"
 _COUNT_OF = f"SELECT count(*) FROM {JOURNEYS.name} WHERE patient_id = ?"
+_ERASED = f"SELECT 1 FROM {PATIENT_ERASURES.name} WHERE patient_id = ?"
 
 
 def earlier_write(
@@ -95,6 +96,11 @@ def add_patient(ctx: Context, patient: Patient, actor: str, key: str | None = No
     _claim(ctx, "external_id", patient.external_key)
     if q.patient(conn, patient.id) is not None:
         raise DuplicateError(f"patient_id {patient.id} is taken; allowed: a new id")
+    if conn.execute(_ERASED, (patient.id,)).fetchone() is not None:
+        raise DuplicateError(
+            f"patient_id {patient.id} belonged to a patient who was deleted; the record keeps "
+            "that deletion under the id; allowed: a new id"
+        )
     other = q.patient_by_key(conn, patient.external_key)
     if other is not None:
         raise DuplicateError(

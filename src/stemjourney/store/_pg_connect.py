@@ -51,6 +51,19 @@ def _borrow(pool: Any) -> Any:
         raise
 
 
+def _connect(psycopg: Any, url: str) -> Any:
+    """A new connection to ``url``; a :class:`StorageError` naming the SQLSTATE (never the
+    server's text, nor the URL) when the server cannot be reached or refuses it."""
+    try:
+        return psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as error:
+        state = getattr(error, "sqlstate", None) or "none"
+        raise StorageError(
+            "open_store: could not connect to the PostgreSQL server (not reachable, or the "
+            f"role or database refused; SQLSTATE {state}); nothing was written"
+        ) from None
+
+
 def connect_postgres(target: Any, schema: str) -> PgConnection:
     """The store's connection to ``target``, its ``search_path`` set to ``schema``."""
     schema = _schema_name(schema)
@@ -59,7 +72,7 @@ def connect_postgres(target: Any, schema: str) -> PgConnection:
     owns = True
     with _mapped("open_store"):
         if isinstance(target, str):
-            raw = psycopg.connect(target, autocommit=True)
+            raw = _connect(psycopg, target)
         elif isinstance(target, psycopg.Connection):
             raw, owns = target, False
         elif hasattr(target, "getconn") and hasattr(target, "putconn"):

@@ -176,7 +176,11 @@ class Store:
             except BaseException:
                 backend.rollback(conn)
                 raise
-            backend.after_commit(conn, self._chain)
+        try:
+            with backend.errors(operation):
+                backend.after_commit(conn, self._chain)
+        except ReadOnlyError:
+            pass  # committed: a role that may not seal leaves its entry to the next writer
 
     @contextmanager
     def _read(self, operation: str) -> Iterator[Db]:
@@ -569,7 +573,8 @@ class Store:
         entry before it, unchanged, so a cut tail or a rewritten history shows.
         """
         with self._read("head") as conn:
-            self._seal(conn, "head")
+            if self._writable:  # without a keyed chain's key, sealing would break it
+                self._seal(conn, "head")
             seq, digest = w.last_entry(conn)
         return Head(seq, digest.hex())
 
