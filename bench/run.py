@@ -182,6 +182,8 @@ def _pg_figures(pg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bool]]:
         "pg_writers_moves_all_written": writers["moves_made"] == writers["moves_expected"],
         "pg_cohort_agrees_with_sql": pg["cohort"]["agree"],
         "pg_worklist_agrees_with_sql": pg["worklist"]["agree"],
+        "pg_clinic_same_head": pg["load"]["same_head"],
+        "pg_clinic_same_rows": pg["load"]["same_rows"],
     }
     return figures, checks
 
@@ -196,7 +198,7 @@ def _pg_unjudged(pg: dict[str, Any]) -> dict[str, Any]:
         "pg_commit_us": writers["commit_us"],
         "pg_cpu_us_per_move": writers["cpu_us_per_move"],
         "pg_writers_cpu_bound_speedup": writers["cpu_bound_speedup"],
-        "pg_clinic_copy_s": load["seconds"],
+        "pg_clinic_load": {k: load[k] for k in ("how", "seconds", "rows_per_s")},
         "pg_clinic_rows": load["rows"],
         "pg_seconds": pg["seconds"],
     }
