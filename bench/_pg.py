@@ -11,8 +11,9 @@
   number of moves each; where a commit waits for the disk (fsync on), throughput rises
   with writers as PostgreSQL flushes their commits together, up to what the CPUs allow
   (the JSON gives a bare commit's time and the CPU a move takes, writer and server).
-- ``load``: the bench clinic (the SQLite file the other steps built) into the server
-  with ``copy_store``, timed.
+- ``load``: the bench clinic (the SQLite file the other steps built) into the server,
+  timed: its rows with ``COPY``, or with ``copy_store`` (``--load copy_store``, minutes
+  slower: it verifies both sides).
 - ``cohort`` and ``worklist``: the reports on that PostgreSQL store against the hand
   SQL of ``_refs`` in PostgreSQL's words (``_refs.POSTGRES``) on the same server, the
   answers checked equal.

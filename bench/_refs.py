@@ -4,7 +4,10 @@ Each reference is what a careful engineer would write against the store's tables
 without the library: the cohort outcomes and the work-list as SQL (the calendar
 arithmetic of the schedule done by SQLite's date functions, month ends clamped as
 python-dateutil does), the bulk import as one ``executemany`` in one transaction.
-The harness checks that each reference and the library give the same numbers.
+The harness checks that each reference and the library give the same numbers. The
+cohort and work-list SQL is written once; the few words that differ on PostgreSQL
+(date arithmetic, ``greatest``/``least``, JSON, temp tables, parameters) come from a
+:class:`Dialect`, SQLite's by default, :data:`POSTGRES` for a psycopg connection.
 
 The references implement the documented definitions themselves (they call nothing
 of ``stemjourney.outcomes``; they read only the protocol's data):
