@@ -411,7 +411,8 @@ def cohort(
     conn.execute("BEGIN")
     try:
         for sql in prepare:
-            conn.execute(sql, {k: v for k, v in args.items() if d.param(k) in sql} or None)
+            given = {k: v for k, v in args.items() if d.param(k) in sql}
+            conn.execute(sql, given) if given else conn.execute(sql)
         medians: dict[tuple[Any, ...], float] = {}
         for source in ("ref_cells", _BASE_VALUES.format(alias=d.alias)):
             for row in conn.execute(_MEDIANS.format(source=source, count=d.count)):
