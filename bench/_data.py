@@ -206,6 +206,9 @@ class Builder:
             again = shot + rng.randint(180, 300) * D
             if again + 30 * D < NOW:
                 j = self._rec(j, sj.nrs(rng.randint(4, 8), again - D), again - D)
+                # a new cycle is assessed and consented again, in follow-up
+                j = self._rec(j, sj.EligibilityAssessment(assessed_at=again - D), again - D)
+                j = self._rec(j, sj.Consent(signed_at=again - D, form_version="v3"), again - D)
                 j, second, done = self._cycle(j, again, 2)
                 if second is not None:
                     injections.append(second)

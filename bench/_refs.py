@@ -4,7 +4,10 @@ Each reference is what a careful engineer would write against the store's tables
 without the library: the cohort outcomes and the work-list as SQL (the calendar
 arithmetic of the schedule done by SQLite's date functions, month ends clamped as
 python-dateutil does), the bulk import as one ``executemany`` in one transaction.
-The harness checks that each reference and the library give the same numbers.
+The harness checks that each reference and the library give the same numbers. The
+cohort and work-list SQL is written once; the few words that differ on PostgreSQL
+(date arithmetic, ``greatest``/``least``, JSON, temp tables, parameters) come from a
+:class:`Dialect`, SQLite's by default, :data:`POSTGRES` for a psycopg connection.
 
 The references implement the documented definitions themselves (they call nothing
 of ``stemjourney.outcomes``; they read only the protocol's data):
@@ -76,7 +79,137 @@ def _due(day: str) -> str:
     return f"julianday(date({clamped}, '+' || v.days || ' days'))"
 
 
-def _dues(protocol: Protocol, days: str) -> str:
+class Dialect:
+    """The few words of the references that differ from one database to the other: these
+    are SQLite's; :class:`Postgres` has PostgreSQL's. Days are Julian day numbers (of
+    midnight UTC) in both, as SQLite's ``julianday`` gives them."""
+
+    temp = "temp"
+    alias = ""
+    false = "0"
+    count = "count(*)"
+
+    def param(self, name: str) -> str:
+        """A named parameter."""
+        return f":{name}"
+
+    def day(self, text: str) -> str:
+        """The Julian day of a stored time's UTC day."""
+        return f"julianday(substr({text}, 1, 10))"
+
+    def julian(self, day: str) -> str:
+        """The Julian day of a day's text (a parameter)."""
+        return f"julianday({day})"
+
+    def date(self, julian: str) -> str:
+        """A Julian day as the text of its day."""
+        return f"date({julian})"
+
+    def due(self, julian: str) -> str:
+        """A visit's due day (``v.months`` then ``v.days`` after the Julian day)."""
+        return _due(f"date({julian})")
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"max({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"min({a}, {b})"
+
+    def earlier(self, text: str, seconds: int) -> str:
+        """A stored time ``seconds`` earlier, as text that compares with stored times."""
+        return (
+            f"strftime('%Y-%m-%dT%H:%M:%S', substr({text}, 1, 19), '-{seconds} seconds')"
+            f"\n                       || substr({text}, 20)"
+        )
+
+    def serious(self, payload: str) -> str:
+        """An adverse event's ``serious`` (1, 0 or NULL)."""
+        return f"json_extract({payload}, '$.serious')"
+
+    def flag(self, test: str) -> str:
+        """A test as 1 or 0."""
+        return test
+
+    def index(self, name: str) -> str:
+        """The name of a new index of a temp table."""
+        return f"temp.{name}"
+
+    def analyzed(self, statements: list[str]) -> list[str]:
+        """The statements that fill the temp tables, with the statistics the planner needs."""
+        return statements
+
+
+_EPOCH = "DATE '2000-01-01'"
+_EPOCH_JULIAN = 2451544.5
+
+
+class Postgres(Dialect):
+    """PostgreSQL's words: its own date arithmetic (a month added to a day is clamped at
+    the month's end already), ``greatest``/``least``, JSON operators, temp tables in
+    ``pg_temp`` analysed once filled, and psycopg's named parameters."""
+
+    temp = "pg_temp"
+    alias = " AS nearest"
+    false = "false"
+    count = "count(*)::int"
+
+    def param(self, name: str) -> str:
+        return f"%({name})s"
+
+    def _julian_of(self, day: str) -> str:
+        return f"(({day}) - {_EPOCH} + {_EPOCH_JULIAN}::float8)"
+
+    def _day_of(self, julian: str) -> str:
+        return f"({_EPOCH} + (({julian}) - {_EPOCH_JULIAN})::int)"
+
+    def day(self, text: str) -> str:
+        return self._julian_of(f"substr({text}, 1, 10)::date")
+
+    def julian(self, day: str) -> str:
+        return self._julian_of(f"{day}::date")
+
+    def date(self, julian: str) -> str:
+        return f"to_char({self._day_of(julian)}, 'YYYY-MM-DD')"
+
+    def due(self, julian: str) -> str:
+        shifted = f"({self._day_of(julian)} + make_interval(months => v.months))::date"
+        return self._julian_of(f"{shifted} + v.days")
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"greatest({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"least({a}, {b})"
+
+    def earlier(self, text: str, seconds: int) -> str:
+        return (
+            f"to_char(substr({text}, 1, 19)::timestamp - interval '{seconds} seconds', "
+            f"'YYYY-MM-DD\"T\"HH24:MI:SS') || substr({text}, 20)"
+        )
+
+    def serious(self, payload: str) -> str:
+        return f"(({payload}::jsonb ->> 'serious') = 'true')::int"
+
+    def flag(self, test: str) -> str:
+        return f"({test})::int"
+
+    def index(self, name: str) -> str:
+        return name
+
+    def analyzed(self, statements: list[str]) -> list[str]:
+        out = []
+        for sql in statements:
+            out.append(sql)
+            if sql.startswith("CREATE TEMP TABLE"):
+                out.append(f"ANALYZE {sql.split()[3]}")
+        return out
+
+
+SQLITE = Dialect()
+POSTGRES = Postgres()
+
+
+def _dues(protocol: Protocol, days: str, d: Dialect = SQLITE) -> str:
     """SQL of each visit's due day (Julian) for each injection day of ``days`` (a query
     of a ``day`` column).
 
@@ -87,7 +220,7 @@ def _dues(protocol: Protocol, days: str) -> str:
     """
     return f"""
         WITH visits (idx, months, days, wd) AS (VALUES {_visits(protocol)})
-        SELECT d.day, v.idx, v.wd, {_due("date(d.day)")} AS due
+        SELECT d.day, v.idx, v.wd, {d.due("d.day")} AS due
         FROM ({days}) AS d CROSS JOIN visits AS v"""  # noqa: S608 (constants only)
 
 
@@ -106,7 +239,7 @@ _IN_FORCE = (
 )
 
 
-def cohort_sql(protocol: Protocol, instrument: str) -> tuple[list[str], str]:
+def cohort_sql(protocol: Protocol, instrument: str, d: Dialect = SQLITE) -> tuple[list[str], str]:
     """The statements that fill the temp tables, and the summary query over them.
 
     ``ref_rec``: the injection and adverse-event records, and every amendment;
@@ -119,20 +252,21 @@ def cohort_sql(protocol: Protocol, instrument: str) -> tuple[list[str], str]:
     """
     lookback = _lookback(protocol)
     prepare = [
-        """CREATE TEMP TABLE ref_rec AS
+        f"""CREATE TEMP TABLE ref_rec AS
         SELECT journey_id, version, kind, cycle, occurred_at, amends,
-               CASE WHEN kind = 'adverse_event' THEN json_extract(payload, '$.serious') END
+               CASE WHEN kind = 'adverse_event' THEN {d.serious("payload")} END
                  AS serious
-        FROM records WHERE kind IN ('injection', 'adverse_event') OR amends IS NOT NULL""",
-        "CREATE INDEX temp.ref_rec_amends ON ref_rec (journey_id, amends)",
-        """CREATE TEMP TABLE ref_scores AS
+        FROM records WHERE kind IN ('injection', 'adverse_event') OR amends IS NOT NULL""",  # noqa: S608
+        f"CREATE INDEX {d.index('ref_rec_amends')} ON ref_rec (journey_id, amends)",
+        f"""CREATE TEMP TABLE ref_scores AS
         SELECT journey_id, version, measured_at, value,
-               julianday(substr(measured_at, 1, 10)) AS day
-        FROM observations WHERE instrument = :instrument
-          AND substr(measured_at, 1, 10) <= :on
+               {d.day("measured_at")} AS day
+        FROM observations WHERE instrument = {d.param("instrument")}
+          AND substr(measured_at, 1, 10) <= {d.param("on")}
           AND (journey_id, version) NOT IN (
-              SELECT journey_id, amends FROM observations WHERE amends IS NOT NULL)""",
-        "CREATE INDEX temp.ref_scores_time ON ref_scores (journey_id, measured_at, version)",
+              SELECT journey_id, amends FROM observations WHERE amends IS NOT NULL)""",  # noqa: S608
+        f"CREATE INDEX {d.index('ref_scores_time')} ON ref_scores "
+        "(journey_id, measured_at, version)",
         f"""CREATE TEMP TABLE ref_cyc AS
         WITH firsts AS (
             SELECT journey_id, cycle, min(occurred_at) AS at FROM ref_rec AS r
@@ -144,13 +278,13 @@ def cohort_sql(protocol: Protocol, instrument: str) -> tuple[list[str], str]:
             GROUP BY journey_id, cycle
         ), cycles AS (
             SELECT f.journey_id, f.cycle, f.at, j.patient_id, j.condition, j.site,
-                   j.cell_source, julianday(substr(f.at, 1, 10)) AS day,
-                   lead(julianday(substr(f.at, 1, 10)))
+                   j.cell_source, {d.day("f.at")} AS day,
+                   lead({d.day("f.at")})
                        OVER (PARTITION BY f.journey_id ORDER BY f.cycle) AS next_day,
                    lead(f.at) OVER (PARTITION BY f.journey_id ORDER BY f.at, f.cycle) AS next_at,
-                   strftime('%Y-%m-%dT%H:%M:%S', substr(f.at, 1, 19), '-{lookback} seconds')
-                       || substr(f.at, 20) AS earliest,
-                   e.journey_id IS NOT NULL AS event, coalesce(e.serious, 0) <> 0 AS serious
+                   {d.earlier("f.at", lookback)} AS earliest,
+                   {d.flag("e.journey_id IS NOT NULL")} AS event,
+                   {d.flag("coalesce(e.serious, 0) <> 0")} AS serious
             FROM firsts AS f
             JOIN journeys AS j ON j.id = f.journey_id
             LEFT JOIN events AS e ON e.journey_id = f.journey_id AND e.cycle = f.cycle
@@ -163,34 +297,35 @@ def cohort_sql(protocol: Protocol, instrument: str) -> tuple[list[str], str]:
                 ORDER BY s.measured_at DESC, s.version DESC LIMIT 1) AS base
         FROM cycles AS c""",  # noqa: S608 (constants only)
         f"""CREATE TEMP TABLE ref_dues AS
-        {_dues(protocol, "SELECT DISTINCT day FROM ref_cyc")}""",  # noqa: S608 (constants only)
-        "CREATE INDEX temp.ref_dues_day ON ref_dues (day)",
-        """CREATE TEMP TABLE ref_win AS
+        {_dues(protocol, "SELECT DISTINCT day FROM ref_cyc", d)}""",  # noqa: S608 (constants only)
+        f"CREATE INDEX {d.index('ref_dues_day')} ON ref_dues (day)",
+        f"""CREATE TEMP TABLE ref_win AS
         SELECT c.journey_id, c.condition, c.site, c.cell_source, c.cycle, c.at, c.next_at,
-               c.base, d.idx, d.due, max(d.due - d.wd, c.day + 1) AS opens,
+               c.base, d.idx, d.due, {d.greatest("d.due - d.wd", "c.day + 1")} AS opens,
                CASE WHEN c.next_day IS NULL THEN d.due + d.wd
-                    ELSE min(d.due + d.wd, c.next_day) END AS closes
+                    ELSE {d.least("d.due + d.wd", "c.next_day")} END AS closes
         FROM ref_cyc AS c JOIN ref_dues AS d ON d.day = c.day
-        WHERE c.next_day IS NULL OR d.due <= c.next_day""",
-        """CREATE TEMP TABLE ref_cells AS
+        WHERE c.next_day IS NULL OR d.due <= c.next_day""",  # noqa: S608 (constants only)
+        f"""CREATE TEMP TABLE ref_cells AS
         SELECT w.condition, w.site, w.cell_source, w.cycle, w.idx, w.due, w.base,
                (SELECT value FROM (
                     SELECT s.value, abs(s.day - w.due) AS gap, s.measured_at, s.version
                     FROM ref_scores AS s
                     WHERE s.journey_id = w.journey_id
-                      AND s.measured_at >= date(w.opens) AND s.measured_at < date(w.closes + 1)
+                      AND s.measured_at >= {d.date("w.opens")}
+                      AND s.measured_at < {d.date("w.closes + 1")}
                       AND s.measured_at > w.at
-                      AND (w.next_at IS NULL OR s.measured_at <= w.next_at))
+                      AND (w.next_at IS NULL OR s.measured_at <= w.next_at)){d.alias}
                 ORDER BY gap, measured_at, version LIMIT 1) AS value
-        FROM ref_win AS w""",
+        FROM ref_win AS w""",  # noqa: S608 (constants only)
     ]
-    rules = ", ".join(_rule_sql(protocol, instrument)) or "NULL"
+    rules = ", ".join(_rule_sql(protocol, instrument, d)) or "NULL"
     known = direction(instrument) is not None
     gain = _gain(instrument)
-    changed = "base IS NOT NULL AND value IS NOT NULL" if known else "0"
+    changed = "base IS NOT NULL AND value IS NOT NULL" if known else d.false
     summary = f"""
     SELECT condition, site, cell_source, cycle, idx,
-           sum(CASE WHEN value IS NOT NULL OR due <= julianday(:on) THEN 1 ELSE 0 END),
+           sum(CASE WHEN value IS NOT NULL OR due <= {d.julian(d.param("on"))} THEN 1 ELSE 0 END),
            count(value), avg(value),
            count(CASE WHEN {changed} THEN 1 END),
            avg(CASE WHEN {changed} THEN value - base END),
@@ -199,7 +334,7 @@ def cohort_sql(protocol: Protocol, instrument: str) -> tuple[list[str], str]:
            {rules}
     FROM ref_cells GROUP BY condition, site, cell_source, cycle, idx
     """  # noqa: S608
-    return prepare, summary
+    return d.analyzed(prepare), summary
 
 
 def _gain(instrument: str) -> str:
@@ -207,11 +342,11 @@ def _gain(instrument: str) -> str:
     return "(value - base)" if found is not None and found[0] else "(base - value)"
 
 
-def _rule_sql(protocol: Protocol, instrument: str) -> list[str]:
+def _rule_sql(protocol: Protocol, instrument: str, d: Dialect = SQLITE) -> list[str]:
     found = direction(instrument)
     best = 0.0 if found is None else found[1]
     gain = _gain(instrument)
-    changed = "base IS NOT NULL AND value IS NOT NULL" if found is not None else "0"
+    changed = "base IS NOT NULL AND value IS NOT NULL" if found is not None else d.false
     out = []
     for rule in protocol.rules_for(instrument):
         tests = []
@@ -229,7 +364,7 @@ def _rule_sql(protocol: Protocol, instrument: str) -> list[str]:
 
 _MEDIANS = """
 WITH counts AS (
-    SELECT condition, site, cell_source, cycle, idx, value, count(*) AS n
+    SELECT condition, site, cell_source, cycle, idx, value, {count} AS n
     FROM {source} WHERE value IS NOT NULL
     GROUP BY condition, site, cell_source, cycle, idx, value
 ), running AS (
@@ -250,38 +385,44 @@ SELECT condition, site, cell_source, cycle, count(*), count(DISTINCT patient_id)
 FROM ref_cyc GROUP BY condition, site, cell_source, cycle
 """
 
-_BASE_VALUES = "(SELECT condition, site, cell_source, cycle, -1 AS idx, base AS value FROM ref_cyc)"
+_BASE_VALUES = (
+    "(SELECT condition, site, cell_source, cycle, -1 AS idx, base AS value FROM ref_cyc){alias}"
+)
 _TEMP = ("ref_rec", "ref_scores", "ref_cyc", "ref_dues", "ref_win", "ref_cells")
 
 
 def cohort(
-    conn: sqlite3.Connection,
+    conn: Any,
     on: date,
     protocol: Protocol = DEFAULT_PROTOCOL,
     instrument: str = "nrs",
+    dialect: Dialect = SQLITE,
 ) -> Cohort:
     """The cohort outcomes by SQL: {(group..., time point): numbers} as the report's rows.
 
-    One read transaction; the temp tables are dropped at the end.
+    One read transaction; the temp tables are dropped at the end. ``conn`` is an sqlite3
+    connection, or a psycopg one (autocommit) with ``dialect=POSTGRES``.
     """
-    prepare, summary = cohort_sql(protocol, instrument)
+    d = dialect
+    prepare, summary = cohort_sql(protocol, instrument, d)
     args = {"instrument": instrument, "on": on.isoformat()}
     labels = [v.label for v in protocol.schedule]
     rules = [r.label for r in protocol.rules_for(instrument)]
     conn.execute("BEGIN")
     try:
         for sql in prepare:
-            conn.execute(sql, {k: v for k, v in args.items() if f":{k}" in sql})
+            given = {k: v for k, v in args.items() if d.param(k) in sql}
+            conn.execute(sql, given) if given else conn.execute(sql)
         medians: dict[tuple[Any, ...], float] = {}
-        for source in ("ref_cells", _BASE_VALUES):
-            for row in conn.execute(_MEDIANS.format(source=source)):
+        for source in ("ref_cells", _BASE_VALUES.format(alias=d.alias)):
+            for row in conn.execute(_MEDIANS.format(source=source, count=d.count)):
                 medians[tuple(row[:5])] = row[5]
         groups = conn.execute(_GROUPS).fetchall()
         cells = {tuple(row[:5]): row[5:] for row in conn.execute(summary, {"on": args["on"]})}
         seen = conn.execute("SELECT count(DISTINCT journey_id) FROM ref_cyc").fetchone()[0]
     finally:
         for table in _TEMP:
-            conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+            conn.execute(f"DROP TABLE IF EXISTS {d.temp}.{table}")
         conn.execute("COMMIT")
     nothing = tuple((name, None) for name in rules)
     out: Cohort = {("journeys",): (seen,)}
@@ -417,9 +558,10 @@ ENDING = ("completed", "ineligible", "withdrawn", "voided")
 """The stages that end a journey: the work-list leaves their journeys out."""
 
 
-def worklist_sql(protocol: Protocol) -> str:
+def worklist_sql(protocol: Protocol, d: Dialect = SQLITE) -> str:
     """The work-list by SQL, rows as the report's items, in its order."""
     ending = ", ".join(f"'{s}'" for s in ENDING)
+    first, last, on = d.param("first"), d.param("last"), d.param("on")
     return f"""
     WITH shots AS (
         SELECT r.journey_id, r.cycle, min(r.occurred_at) AS at
@@ -429,36 +571,36 @@ def worklist_sql(protocol: Protocol) -> str:
                           WHERE a.journey_id = r.journey_id AND a.amends = r.version)
         GROUP BY r.journey_id, r.cycle
     ), cycles AS MATERIALIZED (
-        SELECT journey_id, cycle, julianday(substr(at, 1, 10)) AS day,
-               lead(julianday(substr(at, 1, 10))) OVER (PARTITION BY journey_id
+        SELECT journey_id, cycle, {d.day("at")} AS day,
+               lead({d.day("at")}) OVER (PARTITION BY journey_id
                                                          ORDER BY cycle) AS stop
         FROM shots
     ), visits (idx, label, months, days, wd) AS (VALUES {_visits(protocol, labels=True)}
     ), planned AS (
         SELECT c.journey_id, c.cycle, v.idx, v.label, c.day, c.stop, v.wd,
-               {_due("date(c.day)")} AS due
+               {d.due("c.day")} AS due
         FROM cycles AS c CROSS JOIN visits AS v
         -- only the injection days whose window can meet the days asked for (months of
         -- 28 to 31 days)
-        WHERE c.day BETWEEN :first - v.wd - v.months * 31 - v.days
-                        AND :last + v.wd - v.months * 28 - v.days
+        WHERE c.day BETWEEN {first} - v.wd - v.months * 31 - v.days
+                        AND {last} + v.wd - v.months * 28 - v.days
     ), windows AS (
         SELECT journey_id, cycle, idx, label, due,
-               max(due - wd, day + 1) AS opens,
-               CASE WHEN stop IS NULL THEN due + wd ELSE min(due + wd, stop) END AS closes
+               {d.greatest("due - wd", "day + 1")} AS opens,
+               CASE WHEN stop IS NULL THEN due + wd ELSE {d.least("due + wd", "stop")} END AS closes
         FROM planned WHERE stop IS NULL OR due <= stop
     )
     SELECT j.patient_id, w.journey_id, j.condition, j.site, j.side, w.cycle, w.label,
-           date(w.due), date(w.opens), date(w.closes),
-           CASE WHEN :on < w.opens THEN 'upcoming' WHEN :on <= w.due THEN 'in_window'
-                WHEN :on <= w.closes THEN 'overdue' ELSE 'missed' END
+           {d.date("w.due")}, {d.date("w.opens")}, {d.date("w.closes")},
+           CASE WHEN {on} < w.opens THEN 'upcoming' WHEN {on} <= w.due THEN 'in_window'
+                WHEN {on} <= w.closes THEN 'overdue' ELSE 'missed' END
     FROM windows AS w JOIN journeys AS j ON j.id = w.journey_id
-    WHERE w.opens <= :last AND w.closes >= :first
+    WHERE w.opens <= {last} AND w.closes >= {first}
       AND NOT EXISTS (
         SELECT 1 FROM observations AS o
         WHERE o.journey_id = w.journey_id
-          AND o.measured_at >= date(w.opens)
-          AND o.measured_at < date(min(w.closes, :on) + 1)
+          AND o.measured_at >= {d.date("w.opens")}
+          AND o.measured_at < {d.date(d.least("w.closes", on) + " + 1")}
           AND NOT EXISTS (SELECT 1 FROM observations AS a
                           WHERE a.journey_id = o.journey_id AND a.amends = o.version))
     ORDER BY w.due, w.journey_id, w.cycle
@@ -466,20 +608,22 @@ def worklist_sql(protocol: Protocol) -> str:
 
 
 def worklist(
-    conn: sqlite3.Connection,
+    conn: Any,
     start: date,
     end: date,
     protocol: Protocol = DEFAULT_PROTOCOL,
     on: date | None = None,
+    dialect: Dialect = SQLITE,
 ) -> list[tuple[Any, ...]]:
     """The work-list rows by SQL: (patient, journey, condition, site, side, cycle, label,
-    due, opens, closes, status), status read on ``on`` (``start`` unless given)."""
+    due, opens, closes, status), status read on ``on`` (``start`` unless given); ``conn``
+    is an sqlite3 connection, or a psycopg one with ``dialect=POSTGRES``."""
     args = {
         "first": _julian(start),
         "last": _julian(end),
         "on": _julian(start if on is None else on),
     }
-    return conn.execute(worklist_sql(protocol), args).fetchall()
+    return conn.execute(worklist_sql(protocol, dialect), args).fetchall()
 
 
 def _julian(day: date) -> float:

@@ -58,7 +58,7 @@ def _raw_rows(path: Path, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path)
     state = {
         row[0]: list(row[1:])
-        for row in conn.execute("SELECT id, version, cycle, stage_seq, last_seq FROM journeys")
+        for row in conn.execute("SELECT id, version, cycle, stage_seq, last_audit_id FROM journeys")
     }
     conn.close()
     out = []
@@ -179,7 +179,7 @@ def _unlink_db(path: Path) -> None:
 
 OBSERVATIONS_INSERT = (
     "INSERT INTO observations (journey_id, version, instrument, value, answers, measured_at, "
-    "cycle, stage_seq, amends, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "cycle, stage_seq, amends, audit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
