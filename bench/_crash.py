@@ -35,25 +35,19 @@ def main() -> int:
         p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p
     )
     sys.path.insert(0, str(TESTS))
-    from _store_helpers import PING_PONG, open_file
-    from test_store_crash import acked, kill_at_random
+    from _backends import Where
+    from test_store_crash import check, kill_at_random
 
     rng = random.Random(20261123)
     totals = {"trials": 0, "acknowledged": 0, "lost": 0, "partial": 0, "integrity": 0}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="stemjourney-crash-") as tmp:
         for trial in range(args.trials):
-            path = Path(tmp) / f"crash-{trial // args.per_file}.db"
-            acks = kill_at_random(path, Path(tmp) / "acks.txt", trial, rng.uniform(0.0, 0.08))
-            totals["trials"] += 1
-            with open_file(path, pipeline=PING_PONG) as store:
-                report = store.verify()
-                damaged = sum("integrity" in p or "damaged" in p for p in report)
-                totals["integrity"] += damaged
-                totals["partial"] += len(report) - damaged
-                for kind, key, version in acks:
-                    totals["acknowledged"] += 1
-                    totals["lost"] += not acked(store, kind, key, int(version))
+            folder = Path(tmp) / f"crash-{trial // args.per_file}"
+            folder.mkdir(exist_ok=True)
+            where = Where("sqlite", folder)
+            acks = kill_at_random(where, Path(tmp) / "acks.txt", trial, rng.uniform(0.0, 0.08))
+            check(where, acks, totals)
     passed = (totals["lost"], totals["partial"], totals["integrity"]) == (0, 0, 0)
     out = {"passed": passed, "seconds": round(time.perf_counter() - start, 1), **totals}
     print(json.dumps(out))

@@ -277,7 +277,7 @@ def fhir_step(path: Path, repeat: int) -> dict[str, Any]:
     count = floor_count = 0
     ours_chars = floor_chars = 0
     export_peak = 0.0
-    for _ in range(max(repeat, 3)):
+    for _ in range(max(repeat, 2)):
         with open_store(path) as store:
             sink = Sink()
             wall, cpu, count = _timed(

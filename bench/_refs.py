@@ -607,6 +607,28 @@ def worklist_sql(protocol: Protocol, d: Dialect = SQLITE) -> str:
     """  # noqa: S608
 
 
+SCHEDULED_SQL = """
+SELECT j.patient_id, s.journey_id, j.condition, j.site, j.side, s.cycle, s.time_point,
+       s.due, s.opens, s.closes,
+       CASE WHEN :on < s.opens THEN 'upcoming' WHEN :on <= s.due THEN 'in_window'
+            WHEN :on <= s.closes THEN 'overdue' ELSE 'missed' END
+FROM schedule AS s JOIN journeys AS j ON j.id = s.journey_id
+WHERE s.closes >= :first AND s.opens <= :last AND j.closed_at IS NULL
+  AND (s.first_score_on IS NULL OR s.first_score_on > :on)
+ORDER BY s.due, s.journey_id, s.cycle
+"""
+"""The work-list by hand over the ``schedule`` table the store keeps (the visits planned
+with each injection, ``first_score_on`` set by the first score in the window): the
+floor of reading it, an index range and the status by the documented rule."""
+
+
+def scheduled(conn: Any, start: date, end: date, on: date | None = None) -> list[tuple[Any, ...]]:
+    """The work-list rows by hand over the schedule table, as :func:`worklist` gives them."""
+    day = start if on is None else on
+    args = {"first": start.isoformat(), "last": end.isoformat(), "on": day.isoformat()}
+    return [tuple(r) for r in conn.execute(SCHEDULED_SQL, args).fetchall()]
+
+
 def worklist(
     conn: Any,
     start: date,
