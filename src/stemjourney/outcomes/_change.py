@@ -13,6 +13,8 @@ baseline is already the best score, and for an instrument that is not registered
 
 from __future__ import annotations
 
+import math
+
 import attrs
 
 from stemjourney.clinical._instruments import INSTRUMENTS
@@ -47,15 +49,21 @@ def improvement(
     higher_is_better: bool, best: float, baseline: float, value: float
 ) -> tuple[float, float | None]:
     """The improvement from ``baseline`` to ``value``, in points and in per cent of the
-    baseline's distance from ``best`` (``None`` when the baseline is the best score).
+    baseline's distance from ``best`` (``None`` when the baseline is the best score, or so
+    close to it that the per cent is beyond any number).
 
     >>> improvement(False, 0, 8, 6), improvement(True, 100, 40, 60)
     ((2.0, 25.0), (20.0, 33.333333333333336))
+    >>> improvement(False, 0, 5e-324, 1.0)  # a VAS baseline a hair above 0 mm
+    (-1.0, None)
     """
     before, after = float(baseline), float(value)
     points = after - before if higher_is_better else before - after
     room = abs(best - before)
-    return points, None if room == 0 else points * 100 / room
+    if room == 0:
+        return points, None
+    percent = points * 100 / room
+    return points, percent if math.isfinite(percent) else None
 
 
 def change_of(instrument: str, baseline: float, value: float) -> Change | None:
