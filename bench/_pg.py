@@ -46,8 +46,6 @@ import _pg_trace
 import _refs
 from _measure import best_of, peak_mb, timed
 
-from stemjourney import Pipeline, Stage, Transition
-from stemjourney.guards import NONE
 from stemjourney.reports import cohort_report, worklist_report
 from stemjourney.store import copy_store, open_store
 from stemjourney.store._pg_schema import SEQUENCE
@@ -58,23 +56,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from _postgres import Cluster, missing_reason  # noqa: E402 (the tests' folder, added above)
+from _store_helpers import NEXT, PING_PONG  # noqa: E402 (a pipeline without guards)
 
-_S = Stage
-PING_PONG = Pipeline(
-    transitions=[
-        Transition(_S.CONSULTATION, _S.HARVEST, NONE),
-        Transition(_S.HARVEST, _S.PROCESSING, NONE),
-        Transition(_S.PROCESSING, _S.HARVEST, NONE),
-        Transition(_S.CONSULTATION, _S.WITHDRAWN, NONE, needs_reason=True),
-        Transition(_S.HARVEST, _S.WITHDRAWN, NONE, needs_reason=True),
-        Transition(_S.PROCESSING, _S.WITHDRAWN, NONE, needs_reason=True),
-    ],
-    initial=_S.CONSULTATION,
-    outcomes={_S.WITHDRAWN},
-)
-"""No guards: a journey moves back and forth for ever (as the tests' ``PING_PONG``)."""
-
-NEXT = {"consultation": "harvest", "harvest": "processing", "processing": "harvest"}
 CLINIC = "clinic"
 """The database the bench clinic is copied into (the cluster's own)."""
 

@@ -270,6 +270,31 @@ def test_server_errors_are_mapped_by_sqlstate_without_their_text(
     assert text.startswith("record") or isinstance(found, SerializationError)
 
 
+@pytest.mark.parametrize(
+    ("constraint", "field"),
+    [
+        ("patients_pkey", "patient_id"),
+        ("patients_external_key_key", "external_id"),
+        ("journeys_pkey", "journey_id"),
+    ],
+)
+def test_an_id_taken_by_a_concurrent_write_is_a_duplicate(constraint: str, field: str) -> None:
+    """A unique violation on an id the write checked first is a DuplicateError naming the
+    field, not the value."""
+
+    class Diag:
+        constraint_name = constraint
+        message_primary = "duplicate key value (p-1)=(Jane Doe)"
+
+    class Taken(psycopg.errors.UniqueViolation):
+        diag = Diag()  # type: ignore[assignment]
+
+    found = translate_error(Taken("Key (id)=(Jane Doe) already exists"), "add_patient")
+    assert isinstance(found, DuplicateError)
+    assert field in str(found)
+    assert "Jane" not in str(found)
+
+
 def test_other_errors_are_not_mapped() -> None:
     assert translate_error(ValueError("x"), "record") is None
 

@@ -83,17 +83,9 @@ def working_or_missing(ctx: Context, journey_id: str) -> Journey:
     return found
 
 
-def _claim(ctx: Context, kind: str, value: str) -> None:
-    """Make writers that check then take the same id (or external id) take turns, so a
-    race between them ends in a :class:`DuplicateError`, as one after the other does."""
-    ctx.backend.lock_key(ctx.conn, f"{kind}:{value}")
-
-
 def add_patient(ctx: Context, patient: Patient, actor: str, key: str | None = None) -> None:
     """Add ``patient``, refusing a taken id or external id."""
     conn = ctx.conn
-    _claim(ctx, "patient", patient.id)
-    _claim(ctx, "external_id", patient.external_key)
     if q.patient(conn, patient.id) is not None:
         raise DuplicateError(f"patient_id {patient.id} is taken; allowed: a new id")
     if conn.execute(_ERASED, (patient.id,)).fetchone() is not None:
@@ -125,7 +117,6 @@ def add_patient(ctx: Context, patient: Patient, actor: str, key: str | None = No
 def delete_patient(ctx: Context, patient_id: str, actor: str) -> None:
     """Delete a patient without journeys, keeping the digest of its row for the chain."""
     conn = ctx.conn
-    _claim(ctx, "patient", patient_id)
     row = conn.execute(PATIENTS.select("id = ?"), (patient_id,)).fetchone()
     if row is None:
         raise NotFoundError("patient", patient_id)
@@ -153,8 +144,6 @@ def delete_patient(ctx: Context, patient_id: str, actor: str) -> None:
 def open_journey(ctx: Context, journey: Journey, key: str | None = None) -> None:
     """Write a newly opened journey: its summary row, its opening move, the entry."""
     conn = ctx.conn
-    _claim(ctx, "patient", journey.patient_id)
-    _claim(ctx, "journey", journey.id)
     if q.patient(conn, journey.patient_id) is None:
         raise NotFoundError("patient", journey.patient_id)
     if conn.execute(_EXISTS, (journey.id,)).fetchone():
@@ -253,8 +242,6 @@ def import_journey(ctx: Context, journey: Journey) -> None:
     The same rows and entries as writing it change by change, in a few statements.
     """
     conn = ctx.conn
-    _claim(ctx, "patient", journey.patient_id)
-    _claim(ctx, "journey", journey.id)
     if q.patient(conn, journey.patient_id) is None:
         raise NotFoundError("patient", journey.patient_id)
     if conn.execute(_EXISTS, (journey.id,)).fetchone():

@@ -6,8 +6,8 @@ writers of different journeys commit side by side. An entry therefore cannot kno
 entry before it while its transaction is open: it is written with the digest of its
 rows and no place in the chain, and sealed (its ``seq`` and ``hash`` set and that digest
 cleared, which the audit log's trigger allows once) right after its commit by whichever
-writer takes the sealing lock first, in the order the sealer finds entries committed. ``head()`` and
-``verify()`` seal what waits first.
+writer takes the sealing lock first, in the order the sealer finds entries committed.
+``head()`` and ``verify()`` seal what waits first.
 
 Every statement of the store is written once, in SQLite's words; :func:`translate` turns
 the few that differ into PostgreSQL's, here and nowhere else. psycopg 3 is imported
@@ -25,6 +25,7 @@ from typing import Any
 from stemjourney.exceptions import (
     ConnectionLostError,
     DiskFullError,
+    DuplicateError,
     IntegrityError,
     ReadOnlyError,
     SchemaError,
@@ -34,7 +35,7 @@ from stemjourney.exceptions import (
 )
 from stemjourney.store import _pg_schema as pg
 from stemjourney.store._chain import GENESIS, Chain
-from stemjourney.store._tables import AUDIT, JOURNEYS, TABLES
+from stemjourney.store._tables import AUDIT, JOURNEYS, PATIENTS, TABLES
 
 __all__ = ["PostgresBackend", "PgConnection", "import_psycopg", "translate"]
 
@@ -160,6 +161,14 @@ _LOST = ("08", "57P")
 """SQLSTATE classes of a connection lost or a server shutting down."""
 
 
+_TAKEN = {
+    f"{PATIENTS.name}_pkey": "patient_id",
+    f"{PATIENTS.name}_external_key_key": "external_id",
+    f"{JOURNEYS.name}_pkey": "journey_id",
+}
+"""The unique constraints a write checks before it inserts, by the field each guards."""
+
+
 def translate_error(error: BaseException, operation: str) -> StemJourneyError | None:
     """The stemjourney error that stands for a psycopg ``error``, or ``None``.
 
@@ -176,6 +185,11 @@ def translate_error(error: BaseException, operation: str) -> StemJourneyError | 
         return IntegrityError(f"{operation}: the database refused the write ({words})")
     if state.startswith("23"):
         name = getattr(diag, "constraint_name", None) or "a constraint"
+        if state == "23505" and name in _TAKEN:
+            # A concurrent writer took it between this one's check and its insert.
+            return DuplicateError(
+                f"{operation}: {_TAKEN[name]} was taken by a concurrent write; allowed: a new one"
+            )
         kind = {
             "23505": "UNIQUE constraint",
             "23503": "FOREIGN KEY constraint",

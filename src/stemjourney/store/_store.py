@@ -176,11 +176,7 @@ class Store:
             except BaseException:
                 backend.rollback(conn)
                 raise
-        try:
-            with backend.errors(operation):
-                backend.after_commit(conn, self._chain)
-        except ReadOnlyError:
-            pass  # committed: a role that may not seal leaves its entry to the next writer
+        self._seal(conn, operation, backend.after_commit)  # committed: nothing to undo
 
     @contextmanager
     def _read(self, operation: str) -> Iterator[Db]:
@@ -578,12 +574,13 @@ class Store:
             seq, digest = w.last_entry(conn)
         return Head(seq, digest.hex())
 
-    def _seal(self, conn: Any, operation: str) -> None:
-        """Seal the entries waiting for their place in the chain (PostgreSQL), unless this
-        connection may not write (a standby, a read-only role): the next writer does."""
+    def _seal(self, conn: Any, operation: str, seal: Any = None) -> None:
+        """Seal the entries waiting for their place in the chain (PostgreSQL; ``seal`` is the
+        backend's step, its ``seal`` unless given), unless this connection may not write (a
+        standby, a read-only role): the next writer does."""
         try:
             with self.backend.errors(operation):
-                self.backend.seal(conn, self._chain)
+                (seal or self.backend.seal)(conn, self._chain)
         except ReadOnlyError:
             pass
 
