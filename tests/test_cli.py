@@ -264,6 +264,23 @@ def test_report_patient_in_each_format(clinic: Path, tmp_path: Path) -> None:
     assert md.stdout.startswith("# Follow-up report")
 
 
+def test_report_patient_de_identified_holds_no_name_or_clinic_number(clinic: Path) -> None:
+    """``--de-identified`` gives the report without the identity the store holds."""
+    shown = run(clinic, "report", "patient", "p-1", "--on", "2026-05-01", "--format", "json")
+    hidden = run(
+        clinic, "report", "patient", "p-1", "--on", "2026-05-01", "--format", "json",
+        "--de-identified",
+    )  # fmt: skip
+    assert hidden.exit_code == 0, hidden.output
+    identified, anonymous = json.loads(shown.stdout), json.loads(hidden.stdout)
+    assert identified["identified"] is True
+    assert "MRN-p-1" in shown.stdout
+    assert anonymous["identified"] is False
+    assert "MRN-p-1" not in hidden.stdout
+    assert (anonymous["external_id"], anonymous["birth_date"]) == (None, None)
+    assert anonymous["journeys"] == identified["journeys"]
+
+
 def test_report_cohort_as_csv_and_json(clinic: Path) -> None:
     """The cohort CSV has rows per time point; JSON is the report's plain data."""
     result = run(clinic, "report", "cohort", "--format", "csv", "--on", "2026-05-01")

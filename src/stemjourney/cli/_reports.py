@@ -86,12 +86,24 @@ def report() -> None:
 @report.command("patient")
 @click.argument("patient_id")
 @_ON
+@click.option(
+    "--identified/--de-identified",
+    default=True,
+    show_default=True,
+    help="With the name, birth date and clinic number the store holds (the report sent "
+    "with a letter), or with none of them and no free-text reason.",
+)
 @_FORMAT
 @_OUTPUT
 @TZ
 @pass_state
 def patient_command(
-    state: State, patient_id: str, on: date | None, fmt: str, out_path: str | None
+    state: State,
+    patient_id: str,
+    on: date | None,
+    identified: bool,
+    fmt: str,
+    out_path: str | None,
 ) -> None:
     """One patient's report: timeline, scores against baseline, adverse events, next visit."""
     from stemjourney.reports import patient_report, render
@@ -99,7 +111,7 @@ def patient_command(
     store = state.store()
     made = patient_report(
         store, patient_id, on=_today() if on is None else on, protocol=store.protocol,
-        tz=command_zone(),
+        tz=command_zone(), identified=identified,
     )  # fmt: skip
     _write(out_path, render(made, fmt))
 
