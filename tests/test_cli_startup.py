@@ -71,6 +71,48 @@ def test_a_text_command_loads_no_heavy_module(clinic: Path, args: tuple[str, ...
     assert not _loaded(code) & set(HEAVY)
 
 
+ONLY_OTHER_COMMANDS = (
+    "pathlib",
+    "urllib.parse",
+    "stemjourney.store._copy",
+    "stemjourney.store._verify",
+    "stemjourney.store._schema1",
+)
+"""Modules a reading command never needs: paths as objects and URL parsing (which loads
+``ipaddress``), copying, verifying and the schema-1 upgrade."""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("journey", "show", "j-1"),
+        ("report", "patient", "p-1", "--on", "2026-05-01"),
+        ("worklist", "--start", "2026-04-01", "--end", "2026-04-30"),
+    ],
+    ids=" ".join,
+)
+def test_a_reading_command_loads_only_what_it_needs(clinic: Path, args: tuple[str, ...]) -> None:
+    """The first answer of a reading command pays for none of the other commands' modules;
+    ``journey show`` also leaves the calendar arithmetic (python-dateutil) unloaded."""
+    argv = ["--db", str(clinic), *args]
+    code = (
+        "import contextlib, io\nfrom stemjourney.cli import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    cli.main({argv!r}, standalone_mode=False)"
+    )
+    loaded = _loaded(code)
+    assert "stemjourney.store._store" in loaded  # the command did open the store
+    assert not loaded & set(ONLY_OTHER_COMMANDS)
+    if args[0] == "journey":
+        assert "dateutil.relativedelta" not in loaded
+
+
+def test_verify_and_copy_still_load_on_first_use() -> None:
+    """The store's lazily loaded names are the modules' own (``from ... import`` works)."""
+    loaded = _loaded("from stemjourney.store import VerifyReport, Problem, CopyReport, copy_store")
+    assert {"stemjourney.store._verify", "stemjourney.store._copy"} <= loaded
+
+
 def test_an_html_report_still_loads_the_html_renderer(clinic: Path) -> None:
     """--format html imports the renderer (and jinja2) when it is asked for."""
     argv = ["--db", str(clinic), "report", "patient", "p-1", "--format", "html"]
@@ -82,7 +124,9 @@ def test_an_html_report_still_loads_the_html_renderer(clinic: Path) -> None:
     assert {"jinja2", "stemjourney.reports._html"} <= _loaded(code)
 
 
-@pytest.mark.parametrize("module", ["stemjourney", "stemjourney.reports", "stemjourney.outcomes"])
+@pytest.mark.parametrize(
+    "module", ["stemjourney", "stemjourney.reports", "stemjourney.outcomes", "stemjourney.store"]
+)
 def test_lazy_namespaces_list_and_resolve_every_name(module: str) -> None:
     """dir() lists every public name; each resolves; an unknown name is an AttributeError."""
     mod = importlib.import_module(module)

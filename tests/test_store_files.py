@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import stemjourney as sj
 from _store_helpers import DAY0, add_journey, open_file, ready_for_harvest
@@ -31,6 +33,7 @@ from stemjourney.exceptions import (
     ValidationError,
 )
 from stemjourney.store import SCHEMA_VERSION
+from stemjourney.store._connect import uri_path
 
 SECRET = "Ann Quigley-Secret"
 
@@ -105,6 +108,35 @@ def test_a_damaged_schema_or_a_text_file_is_refused_untouched(tmp_path: Path) ->
     notes = tmp_path / "notes.db"
     notes.write_text(f"{SECRET} keeps her notes here\n" * 100)
     _refused(notes, NotADatabaseError)
+
+
+@given(st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"])))
+def test_the_read_only_looks_uri_names_the_same_path_as_urllib_quote(path: str) -> None:
+    """``uri_path`` (which spares every open the import of urllib.parse) decodes to the
+    path itself, as ``urllib.parse.quote`` does, and leaves nothing a URI would cut."""
+    from urllib.parse import quote, unquote
+
+    mine = uri_path(path)
+    assert unquote(mine) == unquote(quote(path)) == path
+    assert "?" not in mine
+    assert "#" not in mine
+
+
+@pytest.mark.parametrize("name", ["a?mode=rw.db", "b#frag.db", "c%3F%41 d.db", "é ü.db"])
+def test_a_file_whose_name_looks_like_uri_syntax_is_opened_and_refused_as_any(
+    tmp_path: Path, name: str
+) -> None:
+    """The read-only look opens the named file, not a name cut at ``?`` or ``#``."""
+    path = _ours(tmp_path / name)
+    with open_file(path) as store:
+        assert store.verify().ok
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".db")) == [name]
+    other = tmp_path / f"other {name}"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.commit()
+    conn.close()
+    _refused(other, SchemaError)
 
 
 def test_new_files_and_their_wal_are_owner_only(tmp_path: Path, no_umask: None) -> None:

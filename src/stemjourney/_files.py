@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TextIO
 
 from stemjourney.exceptions import StorageError
@@ -59,14 +58,14 @@ def create_private(path: str | os.PathLike[str]) -> None:
 
 def private_dir(path: str | os.PathLike[str]) -> None:
     """Create the directory ``path`` (and missing parents) owner-only, if it is missing."""
-    folder = Path(path)
+    folder = os.path.abspath(path)
     missing = []
-    while not folder.exists():
+    while not os.path.exists(folder):
         missing.append(folder)
-        folder = folder.parent
+        folder = os.path.dirname(folder)
     for made in reversed(missing):
         try:
-            made.mkdir(mode=_DIR_MODE)
+            os.mkdir(made, mode=_DIR_MODE)
             os.chmod(made, _DIR_MODE)
         except OSError as error:
             raise StorageError(f"the directory cannot be created ({reason(error)})") from None
@@ -77,8 +76,8 @@ def write_private(path: str | os.PathLike[str], data: str | bytes) -> None:
 
     Missing parent directories are created owner-only (0700).
     """
-    target = Path(os.path.realpath(path))
-    private_dir(target.parent)
+    target = os.path.realpath(path)
+    private_dir(os.path.dirname(target))
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
         fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, _FILE_MODE)
@@ -101,17 +100,12 @@ def make_private(path: str | os.PathLike[str]) -> None:
         raise StorageError(f"the file's mode cannot be set ({reason(error)})") from None
 
 
-def _reason(error: OSError) -> str:
-    """The system's reason for an OS error, without the path (which may name a person)."""
-    return error.strerror or type(error).__name__
-
-
 @contextmanager
 def open_private(path: str | os.PathLike[str]) -> Iterator[TextIO]:
     """``path`` opened for writing text, created or emptied, owner-only (0600); missing
     parent folders are created 0700."""
-    target = Path(os.path.realpath(path))
-    private_dir(target.parent)
+    target = os.path.realpath(path)
+    private_dir(os.path.dirname(target))
     try:
         fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, _FILE_MODE)
         os.fchmod(fd, _FILE_MODE)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -36,7 +36,7 @@ def init(state: State) -> None:
             f"ready: schema {state.schema} in {shown(state.db)} (schema version {SCHEMA_VERSION})"
         )
         return
-    existed = Path(state.db).exists()
+    existed = os.path.exists(state.db)
     state.store(create=True)
     verb = "checked existing" if existed else "created"
     click.echo(f"{verb} database {state.db} (schema version {SCHEMA_VERSION})")
@@ -74,7 +74,7 @@ def copy(state: State, source: str, target: str, target_schema: str | None) -> N
     """
     from stemjourney.store import copy_store
 
-    new_file = not is_url(target) and not Path(target).exists()
+    new_file = not is_url(target) and not os.path.exists(target)
     try:
         with (
             open_db(source, state.schema) as src,
@@ -84,7 +84,8 @@ def copy(state: State, source: str, target: str, target_schema: str | None) -> N
     except BaseException:
         if new_file:  # a file made for the copy goes with it
             for leftover in (target, f"{target}-wal", f"{target}-shm"):
-                Path(leftover).unlink(missing_ok=True)
+                if os.path.lexists(leftover):
+                    os.unlink(leftover)
         raise
     rows = sum(report.rows.values())
     journeys = report.rows.get("journeys", 0)
@@ -157,6 +158,8 @@ def demo(output_dir: str, patients: int, seed: int, today: date | None) -> None:
     the reports are OUTPUT_DIR/cohort.html and OUTPUT_DIR/patient-<id>.html. The
     output fits 100 columns; then try 'stemjourney --db OUTPUT_DIR/clinic.db worklist'.
     """
+    from pathlib import Path
+
     from stemjourney.demo import build_demo_clinic
     from stemjourney.reports import cohort_report, patient_report, to_html, worklist_report
     from stemjourney.store import open_store
@@ -194,7 +197,7 @@ def demo(output_dir: str, patients: int, seed: int, today: date | None) -> None:
 def _program() -> str:
     """How this command line was started, so the hint works as typed (.venv/bin/...)."""
     typed = sys.argv[0] if sys.argv else ""
-    return typed if Path(typed).name == "stemjourney" else "stemjourney"
+    return typed if os.path.basename(typed) == "stemjourney" else "stemjourney"
 
 
 def _showcase(store: Any) -> str | None:

@@ -14,7 +14,6 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
@@ -112,7 +111,7 @@ def open_db(db: str, schema: str, *, create: bool = False) -> Store:
         from stemjourney.store import open_store
 
         return open_store(db, schema=schema)
-    if not create and db != ":memory:" and not Path(db).exists():
+    if not create and db != ":memory:" and not os.path.exists(db):
         raise click.ClickException(
             "database file not found (--db or STEMJOURNEY_DB); create it with "
             "'stemjourney init', or try 'make demo' and --db demo-output/clinic.db"
@@ -154,10 +153,9 @@ def output(path: str | None) -> Iterator[TextIO]:
     if path is None or path == "-":
         yield sys.stdout
         return
-    target = Path(path)
-    with open_private(target) as handle:
+    with open_private(path) as handle:
         yield handle
-    click.echo(f"wrote {target}", err=True)
+    click.echo(f"wrote {os.path.normpath(path)}", err=True)
 
 
 def _plugins(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:

@@ -13,7 +13,7 @@ Run ``datasette serve demo-output/clinic.db -m metadata.json`` with the file it 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -238,6 +238,6 @@ def datasette_metadata(state: State, database_name: str | None, out_path: str | 
     """
     from stemjourney.clinical._protocol import DEFAULT_PROTOCOL
 
-    name = database_name or Path(state.db).stem
+    name = database_name or os.path.splitext(os.path.basename(state.db))[0]
     with output(out_path) as out:
         out.write(json.dumps(metadata(name, DEFAULT_PROTOCOL), indent=2) + "\n")

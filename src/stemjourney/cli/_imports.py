@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, tzinfo
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -108,6 +107,8 @@ def _held(store: Store, journey_ids: set[str], lines: dict[str, int]) -> set[tup
 
 
 def _import(state: State, csv_file: str, dry_run: bool) -> None:
+    from pathlib import Path
+
     path = Path(csv_file)
     with path.open(encoding="utf-8", newline="") as handle:
         total = max(sum(1 for _ in handle) - 1, 0)
@@ -214,6 +215,7 @@ def import_fhir(state: State, bundle_file: str) -> None:
     resource and element at fault, and nothing is written.
     """
     import json
+    from pathlib import Path
 
     from stemjourney.export import read_fhir_bundle
 

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 import attrs
-from dateutil.relativedelta import relativedelta
 
 from stemjourney.clinical import _fields as f
 from stemjourney.clinical._fields import enum_value
@@ -160,6 +159,8 @@ class ScheduledVisit:
         :func:`stemjourney.outcomes.planned_visits` gives each visit's due day and
         window (see :meth:`due_on`).
         """
+        from dateutil.relativedelta import relativedelta  # on first use: start-up stays light
+
         return injected_at + relativedelta(months=self.months, weeks=self.weeks)
 
     def due_on(self, injected_on: date) -> date:
@@ -169,6 +170,8 @@ class ScheduledVisit:
         >>> ScheduledVisit("1m", months=1).due_on(date(2026, 1, 31))
         datetime.date(2026, 2, 28)
         """
+        from dateutil.relativedelta import relativedelta
+
         shifted: date = injected_on + relativedelta(months=self.months, weeks=self.weeks)
         return shifted
 

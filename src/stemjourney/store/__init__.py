@@ -14,6 +14,9 @@ hash-chained, checked.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
 from stemjourney.exceptions import ValidationError
 from stemjourney.journey._clock import Clock
@@ -23,13 +26,15 @@ from stemjourney.journey._table import DEFAULT_PIPELINE
 from stemjourney.outcomes import OutcomeFacts
 from stemjourney.store._chain import Chain, Head
 from stemjourney.store._connect import Target, configure, connect
-from stemjourney.store._copy import CopyReport, copy_store
 from stemjourney.store._db import is_postgres
 from stemjourney.store._errors import map_errors
 from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION
 from stemjourney.store._store import Store
 from stemjourney.store._upgrade import prepare
-from stemjourney.store._verify import Problem, VerifyReport
+
+if TYPE_CHECKING:
+    from stemjourney.store._copy import CopyReport, copy_store
+    from stemjourney.store._verify import Problem, VerifyReport
 
 __all__ = [
     "APPLICATION_ID",
@@ -44,6 +49,28 @@ __all__ = [
     "copy_store",
     "open_store",
 ]
+
+
+_HOME = {
+    "CopyReport": "stemjourney.store._copy",
+    "copy_store": "stemjourney.store._copy",
+    "Problem": "stemjourney.store._verify",
+    "VerifyReport": "stemjourney.store._verify",
+}
+"""Names loaded on first use: copying and verifying are not on a reading command's path."""
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'stemjourney.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 def open_store(

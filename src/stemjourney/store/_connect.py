@@ -13,7 +13,6 @@ import os
 import sqlite3
 import stat
 from typing import Any
-from urllib.parse import quote
 
 from stemjourney._files import create_private, reason
 from stemjourney.exceptions import (
@@ -24,7 +23,20 @@ from stemjourney.exceptions import (
 )
 from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION
 
-__all__ = ["Target", "configure", "connect"]
+__all__ = ["Target", "configure", "connect", "uri_path"]
+
+_URI_ESCAPES = str.maketrans({"%": "%25", "?": "%3F", "#": "%23"})
+
+
+def uri_path(path: str) -> str:
+    """``path`` as the path of an SQLite ``file:`` URI: the three characters a URI's
+    path cannot hold as they are (``%``, ``?``, ``#``) percent-encoded, the rest as it is.
+
+    SQLite decodes the same path from it as from ``urllib.parse.quote(path)`` (a test
+    checks that they agree); this form spares every open the import of ``urllib.parse``.
+    """
+    return path.translate(_URI_ESCAPES)
+
 
 Target = str | os.PathLike[str] | sqlite3.Connection | Any
 """What :func:`~stemjourney.store.open_store` accepts: a path, ``":memory:"``, an
@@ -70,7 +82,7 @@ def _look(path: str) -> None:
 
 
 def _look_inside(path: str, app: int) -> None:
-    uri = f"file:{quote(path)}?mode=ro&immutable=1"
+    uri = f"file:{uri_path(path)}?mode=ro&immutable=1"
     try:
         conn = sqlite3.connect(uri, uri=True)
     except sqlite3.Error:

@@ -4,7 +4,6 @@ transaction per change."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -40,10 +39,11 @@ from stemjourney.store._import import import_scores
 from stemjourney.store._schedule import Scheduled, iter_scheduled
 from stemjourney.store._sqlite import SQLITE
 from stemjourney.store._state import amendable, trim, working
-from stemjourney.store._verify import VerifyReport, verify
 
 if TYPE_CHECKING:
     import sqlite3
+
+    from stemjourney.store._verify import VerifyReport
 
 __all__ = ["Store"]
 
@@ -51,6 +51,8 @@ _ACTOR_MAX = 200
 
 
 def _new_id() -> str:
+    import uuid  # on first use: uuid loads platform, which reading commands never need
+
     return uuid.uuid4().hex
 
 
@@ -597,6 +599,8 @@ class Store:
         through the engine, checking each move's guards again. Returns a
         :class:`VerifyReport`, empty (falsy) when all is well.
         """
+        from stemjourney.store._verify import verify
+
         self._here()
         head = Head.parse(expected_head) if isinstance(expected_head, str) else expected_head
         if self._writable:

@@ -22,7 +22,6 @@ from stemjourney.store._chain import GENESIS, Chain, rows_digest
 from stemjourney.store._rows import score_value
 from stemjourney.store._schedule import replan
 from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION, STATEMENTS
-from stemjourney.store._schema1 import V1_TABLES, check_schema1
 from stemjourney.store._tables import (
     AUDIT,
     JOURNEYS,
@@ -144,6 +143,8 @@ def _new_time(text: str | None) -> str | None:
 
 
 def _upgrade_1(conn: sqlite3.Connection, chain: Chain, engine: Engine) -> None:
+    from stemjourney.store._schema1 import V1_TABLES, check_schema1
+
     count, head, problems = check_schema1(conn)
     if problems:
         raise SchemaError(
