@@ -355,3 +355,13 @@ def test_head_is_the_latest_entry(clinic: Path) -> None:
         assert report(clinic).head == head
     with pytest.raises(sj.exceptions.ValidationError, match="expected_head"):
         Head.parse("12:nothex")
+
+
+def test_every_action_says_which_rows_its_entry_covers() -> None:
+    """verify() knows, for every action the store writes, the kinds of rows its entry may
+    cover (a new action without them would go unchecked)."""
+    from stemjourney.store._verify import _ENTRY_ROWS
+    from stemjourney.store._writes import ACTIONS
+
+    assert set(_ENTRY_ROWS) == set(ACTIONS)
+    assert all(_ENTRY_ROWS[a] for a in ACTIONS)

@@ -24,6 +24,7 @@ from stemjourney.store._db import Db
 from stemjourney.store._tables import JOURNEYS, OBSERVATIONS, RECORDS, SCHEDULE
 
 __all__ = [
+    "Planner",
     "Scheduled",
     "iter_scheduled",
     "plan",
@@ -81,11 +82,38 @@ def planned_rows(
 ) -> list[tuple[Any, ...]]:
     """The schedule rows of a journey whose cycles' injections are ``injections`` (cycle,
     day) and whose scores in force were measured on the sorted ``days``."""
-    firsts = first_injections(injections)
-    return [
-        _row(journey_id, window, first_score_on(window, days))
-        for window in plan_windows(firsts, protocol)
-    ]
+    return Planner(protocol).rows(journey_id, injections, days)
+
+
+class Planner:
+    """:func:`planned_rows` under one protocol, each plan kept by its injection days.
+
+    A clinic has few injection days and many journeys: ``verify()`` checks every
+    journey's schedule with one planner, so each distinct plan is worked out and
+    written as text once.
+    """
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol = protocol
+        self._plans: dict[tuple[tuple[int, date], ...], list[tuple[Window, tuple[Any, ...]]]] = {}
+
+    def rows(
+        self, journey_id: str, injections: Iterable[tuple[int, date]], days: Sequence[date]
+    ) -> list[tuple[Any, ...]]:
+        """The schedule rows of one journey (see :func:`planned_rows`)."""
+        firsts = first_injections(injections)
+        key = tuple(firsts.items())
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = [
+                (window, _row(journey_id, window, None)[1:7])
+                for window in plan_windows(firsts, self.protocol)
+            ]
+        out = []
+        for window, texts in plan:
+            first = first_score_on(window, days)
+            out.append((journey_id, *texts, None if first is None else first.isoformat()))
+        return out
 
 
 def _row(journey_id: str, window: Window, first: date | str | None) -> tuple[Any, ...]:
@@ -140,13 +168,14 @@ _DAYS = (
 
 def replan(conn: Db, journey_ids: Iterable[str], protocol: Protocol) -> None:
     """Write the visits of ``journey_ids`` anew from their rows (an upgrade, a new protocol)."""
+    planner = Planner(protocol)
     for jid in journey_ids:
         injections = [
             (cycle, date.fromisoformat(at[:10])) for cycle, at in conn.execute(_INJECTIONS, (jid,))
         ]
         days = [date.fromisoformat(d) for (d,) in conn.execute(_DAYS, (jid,))]
         conn.execute(_DELETE, (jid,))
-        conn.executemany(_INSERT, planned_rows(jid, injections, days, protocol))
+        conn.executemany(_INSERT, planner.rows(jid, injections, days))
 
 
 def scored(conn: Db, journey_id: str, measured_at: datetime) -> None:

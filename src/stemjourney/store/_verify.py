@@ -37,6 +37,13 @@ _ROWS_OF = {
     "migrated": 0,
 }
 _ONE = ("patient_added", "patient_deleted", "move", "record", "score", "amendment")
+_ENTRY_ROWS = {
+    **{action: frozenset({kinds}) for action, kinds in _ROWS_OF.items()},
+    "record": frozenset({COVERS["records"], COVERS["observations"]}),
+    "amendment": frozenset({COVERS["records"], COVERS["observations"]}),
+    "score": frozenset({COVERS["observations"]}),
+}
+"""The kinds of rows (:data:`COVERS` bits) each action's entry may cover."""
 
 
 @attrs.frozen
@@ -203,13 +210,7 @@ class _Run:
         if action not in ACTIONS:
             self.found(AUDIT.name, name, "action", "is not an action stemjourney writes")
             return
-        wanted = _ROWS_OF.get(action)
-        if action in ("record", "amendment"):
-            good = kinds in (COVERS["records"], COVERS["observations"])
-        elif action == "score":
-            good = kinds == COVERS["observations"]
-        else:
-            good = kinds == wanted
+        good = kinds in _ENTRY_ROWS[action]
         if action in _ONE and good:
             good = covered.counts[entry_id] == 1
         if not good:

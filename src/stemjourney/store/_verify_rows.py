@@ -10,7 +10,6 @@ writes hashed them, for the chain pass (:mod:`._verify`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from array import array
@@ -27,8 +26,9 @@ from stemjourney.clinical._instruments import INSTRUMENTS
 from stemjourney.clinical._protocol import Protocol
 from stemjourney.clinical._scores import Score
 from stemjourney.journey._pipeline import Pipeline
+from stemjourney.store._chain import rows_digest
 from stemjourney.store._db import Db, stream
-from stemjourney.store._schedule import planned_rows
+from stemjourney.store._schedule import Planner
 from stemjourney.store._tables import (
     JOURNEYS,
     OBSERVATIONS,
@@ -37,7 +37,6 @@ from stemjourney.store._tables import (
     RECORDS,
     SCHEDULE,
     TRANSITIONS,
-    canonical,
 )
 
 __all__ = ["COVERS", "Covered", "Found", "scan_rows"]
@@ -83,12 +82,10 @@ class Covered:
         if self.kinds[seq]:
             found(parts[0][0], owner, "audit_id", "names an audit entry another row group has")
             return
-        hasher = hashlib.sha256()
         mask = 0
-        for table, row in parts:
-            hasher.update(canonical(table, row))
+        for table, _ in parts:
             mask |= COVERS[table]
-        self.digests[32 * seq : 32 * seq + 32] = hasher.digest()
+        self.digests[32 * seq : 32 * seq + 32] = rows_digest(parts)
         self.kinds[seq] = mask
         self.counts[seq] = len(parts)
         self.owners[seq] = owner
@@ -254,7 +251,7 @@ def _schedule(
     o_rows: list[Any],
     amended: set[int],
     stored: list[Any],
-    protocol: Protocol,
+    planner: Planner,
     found: Found,
 ) -> None:
     """Check the journey's planned visits against its injections and scores in force."""
@@ -267,8 +264,10 @@ def _schedule(
         days = sorted({date.fromisoformat(str(o[5])[:10]) for o in o_rows if o[1] not in amended})
     except ValueError:
         return  # a damaged time is reported by the row checks
-    expected = {tuple(row[1:3]): row for row in planned_rows(jid, injections, days, protocol)}
+    expected = {tuple(row[1:3]): row for row in planner.rows(jid, injections, days)}
     kept = {tuple(row[1:3]): tuple(row) for row in stored}
+    if kept == expected:
+        return
     for key in sorted(set(expected) | set(kept), key=str):
         name = f"{jid}/{key[0]}/{key[1]}"
         if key not in kept:
@@ -304,6 +303,7 @@ def scan_rows(
     streams = {"t": moves, "r": records, "o": scores, "s": planned}
     names = {"t": TRANSITIONS.name, "r": RECORDS.name, "o": OBSERVATIONS.name, "s": SCHEDULE.name}
     updated: dict[str, tuple[int, str]] = {}
+    planner = Planner(protocol)
 
     def take(name: str, jid: str) -> list[Any]:
         got: list[Any] = []
@@ -336,7 +336,7 @@ def scan_rows(
                     amended.add(amends)
         versions = [t[2] for t in t_rows] + [r[1] for r in r_rows] + [o[1] for o in o_rows]
         check.summary(j, t_rows, versions)
-        _schedule(jid, r_rows, o_rows, amended, take("s", jid), protocol, found)
+        _schedule(jid, r_rows, o_rows, amended, take("s", jid), planner, found)
         groups: dict[Any, list[tuple[str, Sequence[Any]]]] = {}
         if t_rows:
             groups.setdefault(t_rows[0][10], []).append((JOURNEYS.name, tuple(j[:7])))
