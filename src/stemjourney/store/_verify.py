@@ -36,12 +36,14 @@ _ROWS_OF = {
     "history_imported": 0,
     "migrated": 0,
 }
-_ONE = ("patient_added", "patient_deleted", "move", "record", "score", "amendment")
-_ENTRY_ROWS = {
-    **{action: frozenset({kinds}) for action, kinds in _ROWS_OF.items()},
+_ONE = frozenset({"patient_added", "patient_deleted", "move", "record", "score", "amendment"})
+_ENTRIES_OF_RECORDS = {
     "record": frozenset({COVERS["records"], COVERS["observations"]}),
     "amendment": frozenset({COVERS["records"], COVERS["observations"]}),
     "score": frozenset({COVERS["observations"]}),
+}
+_ENTRY_ROWS = {
+    action: _ENTRIES_OF_RECORDS.get(action) or frozenset({_ROWS_OF[action]}) for action in ACTIONS
 }
 """The kinds of rows (:data:`COVERS` bits) each action's entry may cover."""
 
@@ -148,9 +150,11 @@ class _Run:
         expected_hash = None
         last_of = {entry_id: jid for jid, (entry_id, _) in updated.items()}
         seen = bytearray(covered.last + 1)
+        entry_hash, check_hashes = self.chain.entry_hash, self.check_hashes
+        entries = 0
         for row in stream(self.conn, AUDIT.select("seq IS NOT NULL", order="seq")):
             number += 1
-            self.entries += 1
+            entries += 1
             seq = row[1]
             name = f"entry {seq}"
             if seq != number:
@@ -165,7 +169,7 @@ class _Run:
             digest = self._digest(covered, row, name, seen)
             if row[10] is not None:
                 self.found(AUDIT.name, name, "rows_digest", "is kept after the entry was sealed")
-            if self.check_hashes and self.chain.entry_hash(prev, row[:10], digest) != stored:
+            if check_hashes and entry_hash(prev, row[:10], digest) != stored:
                 self.found(AUDIT.name, name, "hash", "does not match the entry and its rows")
             if row[0] in last_of and updated[last_of[row[0]]][1] != row[6]:
                 self.found(
@@ -174,6 +178,7 @@ class _Run:
             if expected is not None and seq == expected.seq:
                 expected_hash = stored.hex()
             prev = stored
+        self.entries += entries
         for row in self.conn.execute(AUDIT.select("seq IS NULL", order="id")):
             self.entries += 1
             name = f"entry id {row[0]}"
@@ -192,31 +197,33 @@ class _Run:
         """The digest of the rows that name entry ``row``; checks they are what it says."""
         entry_id = row[0]
         inside = isinstance(entry_id, int) and 1 <= entry_id <= covered.last
+        kinds = 0
+        digest = _EMPTY
         if inside:
             seen[entry_id] = 1
-        self._rows_of(covered, row, name, inside)
-        digest = _EMPTY
-        if inside and covered.kinds[entry_id]:
-            digest = bytes(covered.digests[32 * entry_id : 32 * entry_id + 32])
+            kinds = covered.kinds[entry_id]
+            if kinds:
+                digest = bytes(covered.digests[32 * entry_id : 32 * entry_id + 32])
+        self._rows_of(covered, row, name, kinds)
         staged = row[10]
         if staged is not None and staged != digest:
             self.found(AUDIT.name, name, "rows_digest", "does not match the rows of the entry")
         return digest
 
-    def _rows_of(self, covered: Covered, row: Any, name: str, inside: bool) -> None:
-        entry_id, action, journey_id, patient_id = row[0], row[2], row[3], row[4]
-        kinds = covered.kinds[entry_id] if inside else 0
-        owner = covered.owners[entry_id] if inside else None
-        if action not in ACTIONS:
+    def _rows_of(self, covered: Covered, row: Any, name: str, kinds: int) -> None:
+        """Check that the rows naming entry ``row`` (their ``kinds``) are what its action
+        writes, and whose they are."""
+        action = row[2]
+        allowed = _ENTRY_ROWS.get(action) if isinstance(action, str) else None
+        if allowed is None:
             self.found(AUDIT.name, name, "action", "is not an action stemjourney writes")
             return
-        good = kinds in _ENTRY_ROWS[action]
-        if action in _ONE and good:
-            good = covered.counts[entry_id] == 1
+        good = kinds in allowed
+        if good and action in _ONE:
+            good = covered.counts[row[0]] == 1
         if not good:
             self.found(AUDIT.name, name, "action", "does not match the rows that name this entry")
-        who = patient_id if action.startswith("patient_") else journey_id
-        if kinds and owner != who:
+        if kinds and covered.owners[row[0]] != (row[4] if action[:8] == "patient_" else row[3]):
             self.found(AUDIT.name, name, "journey_id", "differs from the rows that name this entry")
 
     def _extends(self, expected: Head, found: str | None, last: int) -> None:

@@ -125,12 +125,14 @@ class _Journey:
         jid, found = self.jid, self.found
         by_seq = {}
         prev = None
+        prev_timed = False
         for n, t in enumerate(rows, start=1):
             key = f"{jid}/{t[1]}"
             by_seq[t[1]] = t
             if t[1] != n:
                 found(TRANSITIONS.name, key, "seq", f"is not {n}: moves are missing or extra")
-            if not _time(t[6]):
+            timed = _time(t[6])
+            if not timed:
                 found(TRANSITIONS.name, key, "occurred_at", "is not a UTC time")
             if t[9] is not None:
                 self._reason_record(key, t[9])
@@ -143,9 +145,9 @@ class _Journey:
                     found(TRANSITIONS.name, key, "target", "is not a move the pipeline allows")
                 elif t[5] != prev[5] + (1 if transition.starts_cycle else 0):
                     found(TRANSITIONS.name, key, "cycle", "does not follow the previous move")
-                if _time(t[6]) and _time(prev[6]) and t[6] < prev[6] and t[7] is None:
+                if timed and prev_timed and t[6] < prev[6] and t[7] is None:
                     found(TRANSITIONS.name, key, "occurred_at", "is before the previous move")
-            prev = t
+            prev, prev_timed = t, timed
         return rows, by_seq
 
     def _reason_record(self, key: str, text: object) -> None:
