@@ -181,3 +181,25 @@ def test_the_pending_read_leaves_out_exactly_what_visit_status_calls_completed(
             assert pending == wanted
             completed += len(every) - len(pending)
         assert completed > 100  # the rule was exercised, not only the empty case
+
+
+def test_one_planner_gives_each_journey_its_own_rows_from_a_plan_it_keeps() -> None:
+    """verify()'s planner keeps each plan by its injection days: two journeys injected on
+    the same days get the same visits under their own ids, each completed by its own
+    scores, as the plain rule gives them; a third with other days gets its own plan."""
+    from stemjourney.store._schedule import Planner, planned_rows
+
+    planner = Planner(sj.DEFAULT_PROTOCOL)
+    shots = [(1, date(2026, 1, 5)), (2, date(2026, 9, 1))]
+    cases = [
+        ("j-1", shots, [date(2026, 2, 16), date(2026, 7, 6)]),
+        ("j-2", shots, [date(2026, 4, 6)]),
+        ("j-3", [(1, date(2026, 3, 3))], []),
+    ]
+    for jid, injections, days in cases:
+        rows = planner.rows(jid, injections, days)
+        assert rows == planned_rows(jid, injections, days, sj.DEFAULT_PROTOCOL)
+        assert {row[0] for row in rows} == {jid}
+    one, two = planner.rows("j-1", shots, []), planner.rows("j-2", shots, [date(2026, 2, 16)])
+    assert [r[1:7] for r in one] == [r[1:7] for r in two]
+    assert [r[7] for r in two].count("2026-02-16") == 1
