@@ -203,3 +203,33 @@ def test_one_planner_gives_each_journey_its_own_rows_from_a_plan_it_keeps() -> N
     one, two = planner.rows("j-1", shots, []), planner.rows("j-2", shots, [date(2026, 2, 16)])
     assert [r[1:7] for r in one] == [r[1:7] for r in two]
     assert [r[7] for r in two].count("2026-02-16") == 1
+
+
+def test_a_bulk_import_completes_each_visit_on_its_first_day_in_the_window(
+    tmp_path: Path,
+) -> None:
+    """Imported scores set each visit's first score day as the plain rule does: several
+    in one window (the earliest counts), one before a day already kept (it takes over),
+    one after it (nothing changes), one in no window, late in the evening UTC-wise."""
+    six_weeks = SHOT + timedelta(weeks=6)
+    three_months = SHOT + timedelta(days=91)
+    with open_file(tmp_path / "c.db") as store:
+        add_journey(store)
+        _treat(store)
+        store.record("j-1", sj.nrs(4, three_months), actor="nurse")
+        store.import_scores(
+            [
+                ("j-1", "nrs", 3, six_weeks + timedelta(days=3)),
+                ("j-1", "vas", 30, six_weeks - timedelta(days=2, hours=-20)),
+                ("j-1", "nrs", 3, six_weeks + timedelta(days=1)),
+                ("j-1", "nrs", 2, three_months - timedelta(days=4)),
+                ("j-1", "nrs", 2, three_months + timedelta(days=3)),
+                ("j-1", "nrs", 5, SHOT + timedelta(days=2)),
+            ],
+            actor="imp",
+        )
+        rows = _rows(store)
+        assert rows[0][5] == (six_weeks - timedelta(days=2, hours=-20)).date().isoformat()
+        assert rows[1][5] == (three_months - timedelta(days=4)).date().isoformat()
+        assert rows == _planned(store)
+        assert store.verify().ok

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date
 from typing import Any
 
 from stemjourney.clinical._codec import canonical_json, encode, time_text
@@ -74,7 +73,7 @@ def import_scores(ctx: Context, batch: Sequence[Sequence[Any]], actor: str, offs
     ids = iter(ctx.ids(len(known)))
     journeys: dict[str, _Journey] = {}
     out: list[tuple[Any, ...]] = []
-    days: dict[str, list[date]] = {}
+    days: dict[str, list[str]] = {}
     for n, row in enumerate(batch, start=offset):
         try:
             if len(row) not in (4, 5):
@@ -91,13 +90,14 @@ def import_scores(ctx: Context, batch: Sequence[Sequence[Any]], actor: str, offs
                 f"rows[{n}].{error.field}", error.problem, error.allowed
             ) from None
         state.count += 1
+        measured = time_text(when)
         stored = (
             jid, state.first + state.count, instrument, score_value(value), answers,
-            time_text(when), state.cycle, state.stage_seq, None, state.entry_id,
+            measured, state.cycle, state.stage_seq, None, state.entry_id,
         )  # fmt: skip
         state.hasher.update(canonical(_NAME, stored))
         out.append(stored)
-        days.setdefault(jid, []).append(when.astimezone(UTC).date())
+        days.setdefault(jid, []).append(measured[:10])  # the UTC day: time_text is UTC
     entries = []
     bumps = []
     for jid, state in journeys.items():

@@ -11,6 +11,7 @@ range; ``verify()`` checks it against the history.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -194,19 +195,24 @@ def rescored(conn: Db, journey_id: str, moments: Iterable[datetime]) -> None:
             conn.execute(_SET_FIRST, (first, journey_id, row[1], row[2]))
 
 
-def scored_many(conn: Db, days: dict[str, list[date]]) -> None:
-    """Many new scores in force (a bulk import): the first score day of each visit, at once."""
+def scored_many(conn: Db, days: dict[str, list[str]]) -> None:
+    """Many new scores in force (a bulk import): the first score day of each visit, at once.
+
+    ``days`` holds each journey's new scores' UTC days as ISO text (``YYYY-MM-DD``, as the
+    schedule keeps them, so text order is day order).
+    """
     if not days:
         return
+    ordered = {jid: sorted(set(texts)) for jid, texts in days.items()}
     updates = []
-    for start in range(0, len(days), 5000):
-        ids = list(days)[start : start + 5000]
-        for row in conn.execute(_OF_MANY, (json.dumps(ids),)):
-            opens, closes = row[5], row[6]
-            inside = [d.isoformat() for d in days[row[0]] if opens <= d.isoformat() <= closes]
-            if not inside:
+    ids = list(ordered)
+    for start in range(0, len(ids), 5000):
+        for row in conn.execute(_OF_MANY, (json.dumps(ids[start : start + 5000]),)):
+            texts = ordered[row[0]]
+            at = bisect_left(texts, row[5])  # the first new day on or after the window opens
+            if at == len(texts) or texts[at] > row[6]:
                 continue
-            first = min(inside)
+            first = texts[at]
             if row[7] is None or first < row[7]:
                 updates.append((first, row[0], row[1], row[2]))
     conn.executemany(_SET_FIRST, updates)
