@@ -6,7 +6,9 @@ scheduled time point with the score that stands for it, the change and the respo
 verdicts, and each planned visit with its status. It calls the rules of this package
 (:func:`~stemjourney.outcomes.first_injections`, :func:`~stemjourney.outcomes.cycle_of`,
 :func:`~stemjourney.outcomes.baseline_index`, :func:`~stemjourney.outcomes.improvement`,
-:func:`~stemjourney.outcomes.meets_values`, :func:`~stemjourney.outcomes.plan_windows`,
+:func:`~stemjourney.outcomes.meets_values` (each rule compiled once by
+:func:`~stemjourney.outcomes._responders.responder_test`),
+:func:`~stemjourney.outcomes.plan_windows`,
 :func:`~stemjourney.outcomes.time_point_score`) on plain values, and caches what a
 clinic repeats (the windows of an injection day, the day of a time), so a report over a
 hundred thousand journeys stays a light loop. The tests check it gives what
@@ -28,7 +30,7 @@ from stemjourney.outcomes._baseline import baseline_index
 from stemjourney.outcomes._change import improvement
 from stemjourney.outcomes._cycles import cycle_of, first_injections
 from stemjourney.outcomes._facts import OutcomeFacts
-from stemjourney.outcomes._responders import meets_values
+from stemjourney.outcomes._responders import responder_test
 from stemjourney.outcomes._schedule import (
     VisitStatus,
     Window,
@@ -112,6 +114,7 @@ class OutcomeFold:
         self.instrument = instrument
         self.on = on
         self.rules = protocol.rules_for(instrument)
+        self._tests = tuple(responder_test(rule) for rule in self.rules)
         self.day = TextDays(tz)
         spec = INSTRUMENTS.get(instrument)
         self._direction = None if spec is None else (spec.higher_is_better, spec.best)
@@ -189,7 +192,7 @@ class OutcomeFold:
         if base is None or self._direction is None:
             return PointFacts(label, due, value, None, None, ())
         points, percent = improvement(*self._direction, base, value)
-        verdicts = tuple(meets_values(rule, points, percent) for rule in self.rules)
+        verdicts = tuple([test(points, percent) for test in self._tests])
         return PointFacts(label, due, value, points, percent, verdicts)
 
     def visits(self, facts: OutcomeFacts) -> Iterator[VisitFacts]:
