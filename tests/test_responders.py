@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import stemjourney as sj
-from stemjourney.outcomes import Change, meets, responder_status
+from stemjourney.outcomes import Change, meets, meets_values, responder_status
+from stemjourney.outcomes._responders import responder_test
 
 
 def nrs_change(baseline: float, value: float) -> Change:
@@ -68,3 +71,39 @@ def test_rules_for_other_instruments_are_ignored() -> None:
     results = responder_status(Change("ndi", 40, 30, 10, 25), rules)
     assert [(r.label, r.met) for r in results] == [("mic", True)]
     assert results[0].rule.instrument == "ndi"
+
+
+THRESHOLDS = st.one_of(
+    st.none(), st.sampled_from([0.0, 2, 10, 15, 30.0, 50, 100]), st.floats(0, 100)
+)
+RULES = st.builds(
+    lambda thresholds, combine: sj.ResponderRule("nrs", "rule", *thresholds, combine),
+    st.tuples(THRESHOLDS, THRESHOLDS).filter(lambda t: t != (None, None)),
+    st.sampled_from(["all", "any"]),
+)
+"""Any rule a protocol may hold: one threshold or two (a rule without one is refused)."""
+
+
+def near(threshold: float | None) -> st.SearchStrategy[float]:
+    """Any float, or one at ``threshold``, at the rounding slack below it or beyond the slack."""
+    edges = [] if threshold is None else [threshold, threshold - 1e-9, threshold - 2e-9]
+    return st.one_of(st.floats(), st.sampled_from([0.0, -0.0, *edges]))
+
+
+@given(data=st.data())
+def test_a_compiled_rule_judges_as_meets_values(data: st.DataObject) -> None:
+    """``responder_test(rule)`` gives what ``meets_values(rule, ...)`` gives, for any rule and
+    any improvement: at the thresholds, a slack below them, undefined per cents, NaN."""
+    rule = data.draw(RULES)
+    points = data.draw(near(rule.min_points))
+    percent = data.draw(st.one_of(st.none(), near(rule.min_percent)))
+    assert responder_test(rule)(points, percent) is meets_values(rule, points, percent)
+
+
+@pytest.mark.parametrize("rule", sj.DEFAULT_PROTOCOL.responder_rules, ids=lambda r: r.label)
+@given(points=st.floats(), percent=st.one_of(st.none(), st.floats()))
+def test_the_default_rules_compiled_judge_as_meets_values(
+    rule: sj.ResponderRule, points: float, percent: float | None
+) -> None:
+    """Each default rule, compiled, gives what :func:`meets_values` gives."""
+    assert responder_test(rule)(points, percent) is meets_values(rule, points, percent)

@@ -6,7 +6,9 @@ scheduled time point with the score that stands for it, the change and the respo
 verdicts, and each planned visit with its status. It calls the rules of this package
 (:func:`~stemjourney.outcomes.first_injections`, :func:`~stemjourney.outcomes.cycle_of`,
 :func:`~stemjourney.outcomes.baseline_index`, :func:`~stemjourney.outcomes.improvement`,
-:func:`~stemjourney.outcomes.meets_values`, :func:`~stemjourney.outcomes.plan_windows`,
+:func:`~stemjourney.outcomes.meets_values` (each rule compiled once by
+:func:`~stemjourney.outcomes._responders.responder_test`),
+:func:`~stemjourney.outcomes.plan_windows`,
 :func:`~stemjourney.outcomes.time_point_score`) on plain values, and caches what a
 clinic repeats (the windows of an injection day, the day of a time), so a report over a
 hundred thousand journeys stays a light loop. The tests check it gives what
@@ -16,9 +18,10 @@ hundred thousand journeys stays a light loop. The tests check it gives what
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
 from stemjourney.clinical._codec import parse_time, time_text
@@ -28,7 +31,7 @@ from stemjourney.outcomes._baseline import baseline_index
 from stemjourney.outcomes._change import improvement
 from stemjourney.outcomes._cycles import cycle_of, first_injections
 from stemjourney.outcomes._facts import OutcomeFacts
-from stemjourney.outcomes._responders import meets_values
+from stemjourney.outcomes._responders import responder_test
 from stemjourney.outcomes._schedule import (
     VisitStatus,
     Window,
@@ -38,7 +41,7 @@ from stemjourney.outcomes._schedule import (
     visit_status,
 )
 
-__all__ = ["CycleFacts", "OutcomeFold", "PointFacts", "TextDays", "VisitFacts"]
+__all__ = ["CycleFacts", "LookbackStarts", "OutcomeFold", "PointFacts", "TextDays", "VisitFacts"]
 
 
 class TextDays:
@@ -62,6 +65,46 @@ class TextDays:
             else:
                 found = parse_time(text).astimezone(self.tz).date()
             self._known[key] = found
+        return found
+
+
+_STORE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2} (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.(?!0{6})[0-9]{6})?"
+)
+"""Time text exactly as :func:`~stemjourney.clinical._codec.time_text` writes it: a UTC day,
+a space, the time of day, microseconds only when there are some."""
+
+_ONE_DAY = timedelta(days=1)
+
+
+class LookbackStarts:
+    """The earliest a baseline may be measured for an injection at a time text: the
+    injection less ``lookback``, as time text (what :func:`baseline_index` takes); cached.
+
+    A look-back of whole days keeps the time of day (UTC has no clock changes), so for the
+    store's own text the start is that many days before the injection's day at the same
+    time, worked out once per day. Any other look-back or text is read with
+    :func:`~stemjourney.clinical._codec.parse_time` and written with
+    :func:`~stemjourney.clinical._codec.time_text`, cached by text.
+    """
+
+    def __init__(self, lookback: timedelta) -> None:
+        self.lookback = lookback
+        self._whole_days = lookback % _ONE_DAY == timedelta(0)
+        self._days: dict[str, str] = {}
+        self._times: dict[str, str] = {}
+
+    def __call__(self, injected: str) -> str:
+        if self._whole_days and _STORE_TIME.fullmatch(injected):
+            day = injected[:10]
+            earlier = self._days.get(day)
+            if earlier is None:
+                earlier = self._days[day] = (date.fromisoformat(day) - self.lookback).isoformat()
+            return earlier + injected[10:]
+        found = self._times.get(injected)
+        if found is None:
+            start: datetime = parse_time(injected) - self.lookback
+            found = self._times[injected] = time_text(start)
         return found
 
 
@@ -112,11 +155,12 @@ class OutcomeFold:
         self.instrument = instrument
         self.on = on
         self.rules = protocol.rules_for(instrument)
+        self._tests = tuple(responder_test(rule) for rule in self.rules)
         self.day = TextDays(tz)
         spec = INSTRUMENTS.get(instrument)
         self._direction = None if spec is None else (spec.higher_is_better, spec.best)
         self._windows: dict[tuple[tuple[int, date], ...], tuple[Window, ...]] = {}
-        self._earliest: dict[str, str] = {}
+        self._lookback_start = LookbackStarts(protocol.baseline_lookback)
         self._on = on.toordinal()
 
     def windows(self, firsts: dict[int, str]) -> tuple[Window, ...]:
@@ -131,13 +175,6 @@ class OutcomeFold:
         """The planned windows of the journey of ``facts`` (none before its first injection)."""
         firsts = first_injections(facts.injections)
         return self.windows(firsts) if firsts else ()
-
-    def _lookback_start(self, injected: str) -> str:
-        found = self._earliest.get(injected)
-        if found is None:
-            start: datetime = parse_time(injected) - self.protocol.baseline_lookback
-            found = self._earliest[injected] = time_text(start)
-        return found
 
     def cycles(self, facts: OutcomeFacts) -> list[CycleFacts]:
         """Each cycle of ``facts`` that has an injection, with its baseline and time points.
@@ -189,7 +226,7 @@ class OutcomeFold:
         if base is None or self._direction is None:
             return PointFacts(label, due, value, None, None, ())
         points, percent = improvement(*self._direction, base, value)
-        verdicts = tuple(meets_values(rule, points, percent) for rule in self.rules)
+        verdicts = tuple([test(points, percent) for test in self._tests])
         return PointFacts(label, due, value, points, percent, verdicts)
 
     def visits(self, facts: OutcomeFacts) -> Iterator[VisitFacts]:
