@@ -77,9 +77,11 @@ ONLY_OTHER_COMMANDS = (
     "stemjourney.store._copy",
     "stemjourney.store._verify",
     "stemjourney.store._schema1",
+    "statistics",
 )
 """Modules a reading command never needs: paths as objects and URL parsing (which loads
-``ipaddress``), copying, verifying and the schema-1 upgrade."""
+``ipaddress``), copying, verifying, the schema-1 upgrade, and the cohort's medians
+(``statistics`` loads decimal, fractions and random)."""
 
 
 @pytest.mark.parametrize(

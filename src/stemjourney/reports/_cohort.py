@@ -12,7 +12,6 @@ not its journeys.
 from __future__ import annotations
 
 import math
-import statistics
 from array import array
 from datetime import UTC, date, tzinfo
 from typing import Any
@@ -155,13 +154,19 @@ class _Cell:
             self.expected,
             n,
             sum(self.values) / n if n else None,
-            statistics.median(self.values) if n else None,
+            _median(self.values) if n else None,
             mean_change,
             sd,
             shares,
             n / self.expected if self.expected else None,
             gain,
         )
+
+
+def _median(values: array[float]) -> float:
+    import statistics  # on first use: it loads decimal, fractions and random
+
+    return statistics.median(values)
 
 
 class _Group:
