@@ -313,12 +313,12 @@ class OutcomeFold:
         return times, days, values
 
     def _slots_of(self, firsts: dict[int, str]) -> dict[int, list[_Slot]]:
-        """The planned windows of :meth:`windows`, by cycle, as :data:`_Slot` (cached)."""
+        """The windows :meth:`windows` plans, by cycle, as :data:`_Slot` (cached)."""
         key = tuple(zip(firsts, map(self.day, firsts.values()), strict=True))
         found = self._slots.get(key)
         if found is None:
             found = self._slots[key] = {}
-            for cycle, label, _, due, opens, closes in self.windows(firsts):
+            for cycle, label, _, due, opens, closes in plan_windows(dict(key), self.protocol):
                 slot = (
                     label,
                     due.toordinal(),
@@ -344,7 +344,9 @@ class OutcomeFold:
         judged = self._judged if base is not None and self._direction is not None else None
         for label, due, opens, closes, due_by_now in slots:
             first = bisect_left(days, opens, lo, hi)
-            pick = time_point_score(due, days[first : bisect_right(days, closes, first, hi)])
+            pick = None
+            if first < hi:  # a score on or after the day the window opens
+                pick = time_point_score(due, days[first : bisect_right(days, closes, first, hi)])
             if pick is None:
                 out.append((label, due_by_now, None, None, ()))
                 continue
