@@ -97,7 +97,7 @@ class TextDays:
         """:meth:`ordinal` of each of ``times``, in order: for days already known, one pass
         of the cache without a Python call per time (a report reads a million scores)."""
         known = list(map(self._ordinals.get, map(self._key, times)))
-        if None in known:
+        if not all(known):  # a day not known yet (an ordinal is 1 or more, never false)
             return [self.ordinal(text) for text in times]
         return cast("list[int]", known)
 
@@ -357,7 +357,8 @@ class OutcomeFold:
             found = judged.get((base, value))
             if found is None:
                 found = self._judge(base, value)
-            out.append((label, due_by_now, value, *found))
+            points, verdicts = found
+            out.append((label, due_by_now, value, points, verdicts))
         return out
 
     def _judge(self, base: float, value: float) -> tuple[float, tuple[bool, ...]]:
