@@ -6,23 +6,30 @@ scheduled time point with the score that stands for it, the change and the respo
 verdicts, and each planned visit with its status. It calls the rules of this package
 (:func:`~stemjourney.outcomes.first_injections`, :func:`~stemjourney.outcomes.cycle_of`,
 :func:`~stemjourney.outcomes.baseline_index`, :func:`~stemjourney.outcomes.improvement`,
-:func:`~stemjourney.outcomes.meets_values` (each rule compiled once by
-:func:`~stemjourney.outcomes._responders.responder_test`),
-:func:`~stemjourney.outcomes.plan_windows`,
-:func:`~stemjourney.outcomes.time_point_score`) on plain values, and caches what a
-clinic repeats (the windows of an injection day, the day of a time), so a report over a
-hundred thousand journeys stays a light loop. The tests check it gives what
-:func:`~stemjourney.outcomes.baseline`, :func:`~stemjourney.outcomes.series` and
-:func:`~stemjourney.outcomes.schedule_status` give for the same journeys.
+:func:`~stemjourney.outcomes.meets_values` compiled once per rule by
+:func:`~stemjourney.outcomes._responders.responder_test`,
+:func:`~stemjourney.outcomes.plan_windows`, :func:`~stemjourney.outcomes.time_point_score`)
+on plain values, and caches what a clinic repeats (the windows of an injection day, the
+day of a time, the look-back start of an injection day, the judgement of a baseline and
+a value), so a report over a hundred thousand journeys stays a light loop. The tests
+check it gives what :func:`~stemjourney.outcomes.baseline`,
+:func:`~stemjourney.outcomes.series` and :func:`~stemjourney.outcomes.schedule_status`
+give for the same journeys.
+
+:meth:`OutcomeFold.cycles` gives each cycle as :class:`CycleFacts`;
+:meth:`OutcomeFold.outcomes` gives what the cohort counts of the same cycles as plain
+tuples, walking each journey's scores once (tests/test_fold_forms.py checks the two
+agree, and each cache against what it stands for).
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import NamedTuple
+from operator import itemgetter
+from typing import NamedTuple, cast
 
 from stemjourney.clinical._codec import parse_time, time_text
 from stemjourney.clinical._instruments import INSTRUMENTS
@@ -41,7 +48,16 @@ from stemjourney.outcomes._schedule import (
     visit_status,
 )
 
-__all__ = ["CycleFacts", "LookbackStarts", "OutcomeFold", "PointFacts", "TextDays", "VisitFacts"]
+__all__ = [
+    "CycleFacts",
+    "CycleOutcome",
+    "LookbackStarts",
+    "OutcomeFold",
+    "PointFacts",
+    "PointOutcome",
+    "TextDays",
+    "VisitFacts",
+]
 
 
 class TextDays:
@@ -55,6 +71,8 @@ class TextDays:
         self.tz = tz
         self._utc = tz is UTC
         self._known: dict[str, date] = {}
+        self._key = itemgetter(slice(0, 10 if self._utc else 16))
+        self._ordinals: dict[str, int] = {}
 
     def __call__(self, text: str) -> date:
         key = text[:10] if self._utc else text[:16]
@@ -66,6 +84,22 @@ class TextDays:
                 found = parse_time(text).astimezone(self.tz).date()
             self._known[key] = found
         return found
+
+    def ordinal(self, text: str) -> int:
+        """The day of ``text`` as a proleptic ordinal, ``self(text).toordinal()``; cached."""
+        key = self._key(text)
+        found = self._ordinals.get(key)
+        if found is None:
+            found = self._ordinals[key] = self(text).toordinal()
+        return found
+
+    def ordinals(self, times: Sequence[str]) -> list[int]:
+        """:meth:`ordinal` of each of ``times``, in order: for days already known, one pass
+        of the cache without a Python call per time (a report reads a million scores)."""
+        known = list(map(self._ordinals.get, map(self._key, times)))
+        if not all(known):  # a day not known yet (an ordinal is 1 or more, never false)
+            return [self.ordinal(text) for text in times]
+        return cast("list[int]", known)
 
 
 _STORE_TIME = re.compile(
@@ -136,6 +170,26 @@ class CycleFacts(NamedTuple):
     points: tuple[PointFacts, ...]
 
 
+PointOutcome = tuple[str, bool, float | None, float | None, tuple[bool, ...]]
+"""What a cohort counts of one time point of one cycle: (label, due by the fold's day,
+value, improvement points, verdicts); the fields of :class:`PointFacts` it reads, as a
+plain tuple (a report makes one per time point of every journey)."""
+
+CycleOutcome = tuple[int, bool, bool, float | None, list[PointOutcome]]
+"""What a cohort counts of one cycle: (cycle, adverse event, serious adverse event,
+baseline, time points), as in :class:`CycleFacts`."""
+
+_Slot = tuple[str, int, int, int, bool]
+"""A planned window as :meth:`OutcomeFold.outcomes` walks it: (label, due, opens, closes)
+with the days as ordinals, and whether it was due by the fold's day."""
+
+_TIME = itemgetter(0)
+_VALUE = itemgetter(1)
+_JUDGED = 1 << 16
+"""How many (baseline, value) pairs a fold keeps the judgement of: all of a clinic's on an
+instrument scored in whole points, a bounded share of those of a continuous one."""
+
+
 class VisitFacts(NamedTuple):
     """One planned visit of one journey and where it stands on the fold's day."""
 
@@ -160,6 +214,8 @@ class OutcomeFold:
         spec = INSTRUMENTS.get(instrument)
         self._direction = None if spec is None else (spec.higher_is_better, spec.best)
         self._windows: dict[tuple[tuple[int, date], ...], tuple[Window, ...]] = {}
+        self._slots: dict[tuple[tuple[int, date], ...], dict[int, list[_Slot]]] = {}
+        self._judged: dict[tuple[float, float], tuple[float, tuple[bool, ...]]] = {}
         self._lookback_start = LookbackStarts(protocol.baseline_lookback)
         self._on = on.toordinal()
 
@@ -189,9 +245,7 @@ class OutcomeFold:
         last = self._on
         scores = sorted((s for s in facts.scores if day(s[0]).toordinal() <= last), key=_time)
         times = [s[0] for s in scores]
-        events: dict[int, bool] = {}
-        for cycle, serious in facts.adverse_events:
-            events[cycle] = events.get(cycle, False) or serious
+        events = _adverse_events(facts)
         windows = self.windows(firsts)
         out = []
         for cycle, injected in firsts.items():
@@ -207,6 +261,127 @@ class OutcomeFold:
                 CycleFacts(cycle, injected, base, cycle in events, events.get(cycle, False), points)
             )
         return out
+
+    def outcomes(self, facts: OutcomeFacts) -> list[CycleOutcome]:
+        """What :meth:`cycles` gives, as the cohort counts it: a :data:`CycleOutcome` per cycle.
+
+        The same rules on the same values, walked faster: each score's day is read once,
+        the scores of a cycle are the span between its first injection and the next
+        one's (:func:`cycle_of` is asked once per cycle, not once per score), and each
+        window is found by bisection over the days. When the days of the journey's
+        scores do not rise with their times (a zone's clock set back over midnight),
+        :meth:`cycles` itself answers.
+        """
+        firsts = first_injections(facts.injections)
+        if not firsts:
+            return []
+        known = self._known_scores(facts.scores)
+        if known is None:
+            return [self._outcome_of(c) for c in self.cycles(facts)]
+        times, days, values = known
+        slots = self._slots_of(firsts)
+        events = _adverse_events(facts)
+        starts = sorted(set(firsts.values()))
+        out: list[CycleOutcome] = []
+        for cycle, injected in firsts.items():
+            found = baseline_index(times, injected, self._lookback_start(injected))
+            base = None if found is None else values[found]
+            lo, hi = _span(cycle, injected, times, firsts, starts)
+            points = self._points(slots.get(cycle, []), days, values, lo, hi, base)
+            out.append((cycle, cycle in events, events.get(cycle, False), base, points))
+        return out
+
+    def _known_scores(
+        self, scores: Sequence[tuple[str, float]]
+    ) -> tuple[list[str], list[int], list[float]] | None:
+        """The times, day ordinals and values of the scores measured by the fold's day, in
+        time order (a stable sort, as :meth:`cycles` sorts); ``None`` when the days do not
+        rise with the times."""
+        times = list(map(_TIME, scores))
+        days = self.day.ordinals(times)
+        values = list(map(_VALUE, scores))
+        if times != sorted(times):
+            order = sorted(range(len(times)), key=times.__getitem__)
+            times = list(map(times.__getitem__, order))
+            days = list(map(days.__getitem__, order))
+            values = list(map(values.__getitem__, order))
+        if days != sorted(days):
+            return None
+        known = bisect_right(days, self._on)
+        if known < len(days):
+            return times[:known], days[:known], values[:known]
+        return times, days, values
+
+    def _slots_of(self, firsts: dict[int, str]) -> dict[int, list[_Slot]]:
+        """The windows :meth:`windows` plans, by cycle, as :data:`_Slot` (cached)."""
+        key = tuple(zip(firsts, map(self.day, firsts.values()), strict=True))
+        found = self._slots.get(key)
+        if found is None:
+            found = self._slots[key] = {}
+            for cycle, label, _, due, opens, closes in plan_windows(dict(key), self.protocol):
+                slot = (
+                    label,
+                    due.toordinal(),
+                    opens.toordinal(),
+                    closes.toordinal(),
+                    due <= self.on,
+                )
+                found.setdefault(cycle, []).append(slot)
+        return found
+
+    def _points(
+        self,
+        slots: list[_Slot],
+        days: list[int],
+        values: list[float],
+        lo: int,
+        hi: int,
+        base: float | None,
+    ) -> list[PointOutcome]:
+        """The time points of a cycle's ``slots`` among its scores ``lo:hi``, as :meth:`_point`
+        judges each."""
+        out: list[PointOutcome] = []
+        judged = self._judged if base is not None and self._direction is not None else None
+        for label, due, opens, closes, due_by_now in slots:
+            first = bisect_left(days, opens, lo, hi)
+            pick = None
+            if first < hi:  # a score on or after the day the window opens
+                pick = time_point_score(due, days[first : bisect_right(days, closes, first, hi)])
+            if pick is None:
+                out.append((label, due_by_now, None, None, ()))
+                continue
+            value = values[first + pick]
+            if judged is None or base is None:
+                out.append((label, due_by_now, value, None, ()))
+                continue
+            found = judged.get((base, value))
+            if found is None:
+                found = self._judge(base, value)
+            points, verdicts = found
+            out.append((label, due_by_now, value, points, verdicts))
+        return out
+
+    def _judge(self, base: float, value: float) -> tuple[float, tuple[bool, ...]]:
+        """The improvement points from ``base`` to ``value`` and the verdicts on it, as
+        :meth:`_point` has them; kept for the next journey with the same two scores (an
+        instrument scored in whole points has few pairs), up to :data:`_JUDGED`."""
+        assert self._direction is not None
+        points, percent = improvement(*self._direction, base, value)
+        found = points, tuple([test(points, percent) for test in self._tests])
+        if len(self._judged) < _JUDGED:
+            self._judged[base, value] = found
+        return found
+
+    def _outcome_of(self, cycle: CycleFacts) -> CycleOutcome:
+        """``cycle`` as :meth:`outcomes` gives it."""
+        points = [(p.label, p.due <= self.on, p.value, p.points, p.verdicts) for p in cycle.points]
+        return (
+            cycle.cycle,
+            cycle.adverse_event,
+            cycle.serious_adverse_event,
+            cycle.baseline,
+            points,
+        )
 
     def _point(
         self, window: Window, mine: list[tuple[int, float]], base: float | None
@@ -244,3 +419,30 @@ class OutcomeFold:
 
 def _time(score: tuple[str, float]) -> str:
     return score[0]
+
+
+def _adverse_events(facts: OutcomeFacts) -> dict[int, bool]:
+    """The cycles of ``facts`` with an adverse event, and whether one of them was serious."""
+    events: dict[int, bool] = {}
+    for cycle, serious in facts.adverse_events:
+        events[cycle] = events.get(cycle, False) or serious
+    return events
+
+
+def _span(
+    cycle: int, injected: str, times: list[str], firsts: dict[int, str], starts: list[str]
+) -> tuple[int, int]:
+    """Where the scores following ``cycle`` are among the time-ordered ``times``.
+
+    :func:`cycle_of` gives a score the cycle first injected latest strictly before it, so
+    it gives one cycle to every score after one of the distinct first injections
+    ``starts`` up to the next one (that one included): the cycle's scores are the span
+    after its own, or none when another cycle was first injected at the same time and
+    takes them.
+    """
+    lo = bisect_right(times, injected)
+    later = bisect_right(starts, injected)
+    hi = bisect_right(times, starts[later], lo) if later < len(starts) else len(times)
+    if lo < hi and cycle_of(times[lo], firsts) != cycle:
+        return lo, lo
+    return lo, hi

@@ -110,30 +110,46 @@ class CohortReport:
 
 
 class _Cell:
-    __slots__ = ("changes", "expected", "gain", "rules", "sq", "sum_change", "values")
+    """One row of one group as it fills: its values, and the sums of its changes.
 
-    def __init__(self, rules: int) -> None:
+    Each tuple of responder verdicts is counted as it comes (a journey's verdicts are
+    one of few patterns), and the count of each rule is summed from them at the end.
+    """
+
+    __slots__ = ("changes", "expected", "gain", "sq", "sum_change", "values", "verdicts")
+
+    def __init__(self) -> None:
         self.values = array("d")
         self.expected = 0
         self.changes = 0
         self.sum_change = 0.0
         self.gain = 0.0
         self.sq = 0.0
-        self.rules = [0] * rules
+        self.verdicts: dict[tuple[bool, ...], int] = {}
 
-    def add(
-        self, value: float, base: float | None, points: float | None, verdicts: tuple[bool, ...]
-    ) -> None:
+    def add(self, value: float) -> None:
+        """A value with no change to count (no baseline, or an unregistered instrument)."""
         self.values.append(value)
-        if base is None or points is None:
-            return
+
+    def add_change(
+        self, value: float, base: float, points: float, verdicts: tuple[bool, ...]
+    ) -> None:
+        """A value with its change from ``base``, improvement ``points`` and ``verdicts``."""
+        self.values.append(value)
         delta = value - base
         self.changes += 1
         self.sum_change += delta
         self.gain += points
         self.sq += delta * delta
-        for i, hit in enumerate(verdicts):
-            self.rules[i] += hit
+        self.verdicts[verdicts] = self.verdicts.get(verdicts, 0) + 1
+
+    def rule_counts(self, rules: int) -> list[int]:
+        """How many changes met each of the ``rules`` responder rules."""
+        counts = [0] * rules
+        for verdicts, times in self.verdicts.items():
+            for i, hit in enumerate(verdicts):
+                counts[i] += hit * times
+        return counts
 
     def row(self, label: str, day: int, labels: list[str]) -> TimePointRow:
         n = len(self.values)
@@ -146,7 +162,7 @@ class _Cell:
                 sd = math.sqrt(max(var, 0.0))
         shares = tuple(
             (name, count / self.changes if self.changes else None)
-            for name, count in zip(labels, self.rules, strict=True)
+            for name, count in zip(labels, self.rule_counts(len(labels)), strict=True)
         )
         return TimePointRow(
             label,
@@ -172,12 +188,12 @@ def _median(values: array[float]) -> float:
 class _Group:
     __slots__ = ("cells", "events", "journeys", "patients", "serious")
 
-    def __init__(self, labels: list[str], rules: int) -> None:
+    def __init__(self, labels: list[str]) -> None:
         self.journeys = 0
         self.events = 0
         self.serious = 0
         self.patients: set[str] = set()
-        self.cells = {label: _Cell(rules) for label in labels}
+        self.cells = {label: _Cell() for label in labels}
 
 
 class CohortAggregator:
@@ -211,33 +227,34 @@ class CohortAggregator:
         """Fold in one journey's facts (its scores on the report's instrument)."""
         if self.pipeline.is_void(facts.stage):
             return
-        cycles = self.fold.cycles(facts)
+        cycles = self.fold.outcomes(facts)
         if not cycles:
             return
         self.seen += 1
-        on = self.on
-        for c in cycles:
-            key = (facts.condition, facts.site, facts.cell_source, c.cycle)
+        for cycle, adverse, serious, base, points in cycles:
+            key = (facts.condition, facts.site, facts.cell_source, cycle)
             group = self.groups.get(key)
             if group is None:
-                group = self.groups[key] = _Group(self.labels, len(self.rules))
+                group = self.groups[key] = _Group(self.labels)
             group.journeys += 1
             group.patients.add(facts.patient_id)
-            group.events += c.adverse_event
-            group.serious += c.serious_adverse_event
-            base = c.baseline
+            group.events += adverse
+            group.serious += serious
             cells = group.cells
             if base is not None:
                 cell = cells[BASELINE]
                 cell.expected += 1
-                cell.add(base, None, None, ())
-            for point in c.points:
-                cell = cells[point.label]
-                if point.value is None:
-                    cell.expected += point.due <= on
+                cell.add(base)
+            for label, due_by_now, value, gain, verdicts in points:
+                cell = cells[label]
+                if value is None:
+                    cell.expected += due_by_now
                     continue
                 cell.expected += 1
-                cell.add(point.value, base, point.points, point.verdicts)
+                if base is None or gain is None:
+                    cell.add(value)
+                else:
+                    cell.add_change(value, base, gain, verdicts)
 
     def report(self) -> CohortReport:
         """The cohort report of everything folded in so far."""
