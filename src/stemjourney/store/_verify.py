@@ -156,21 +156,25 @@ class _Run:
             number += 1
             entries += 1
             seq = row[1]
-            name = f"entry {seq}"
             if seq != number:
                 self.found(
-                    AUDIT.name, name, "seq", f"follows entry {number - 1}: entries are missing"
+                    AUDIT.name,
+                    _name(row),
+                    "seq",
+                    f"follows entry {number - 1}: entries are missing",
                 )
                 number = seq if isinstance(seq, int) else number
             stored = row[11]
             if not isinstance(stored, bytes) or len(stored) != 32:
-                self.found(AUDIT.name, name, "hash", "is not a 32-byte hash")
+                self.found(AUDIT.name, _name(row), "hash", "is not a 32-byte hash")
                 stored = GENESIS
-            digest = self._digest(covered, row, name, seen)
+            digest = self._digest(covered, row, seen)
             if row[10] is not None:
-                self.found(AUDIT.name, name, "rows_digest", "is kept after the entry was sealed")
+                self.found(
+                    AUDIT.name, _name(row), "rows_digest", "is kept after the entry was sealed"
+                )
             if check_hashes and entry_hash(prev, row[:10], digest) != stored:
-                self.found(AUDIT.name, name, "hash", "does not match the entry and its rows")
+                self.found(AUDIT.name, _name(row), "hash", "does not match the entry and its rows")
             if row[0] in last_of and updated[last_of[row[0]]][1] != row[6]:
                 self.found(
                     JOURNEYS.name, last_of[row[0]], "updated_at", "differs from its last entry"
@@ -181,11 +185,10 @@ class _Run:
         self.entries += entries
         for row in self.conn.execute(AUDIT.select("seq IS NULL", order="id")):
             self.entries += 1
-            name = f"entry id {row[0]}"
-            digest = self._digest(covered, row, name, seen)
+            digest = self._digest(covered, row, seen)
             if not self.backend.inline and row[10] == digest:
                 continue  # committed a moment ago; sealed by the next write or head()
-            self.found(AUDIT.name, name, "seq", "is not sealed into the chain")
+            self.found(AUDIT.name, _name(row), "seq", "is not sealed into the chain")
         for entry_id in range(1, covered.last + 1):
             if covered.kinds[entry_id] and not seen[entry_id]:
                 self.found(str(covered.owners[entry_id]), None, "audit_id", "names no audit entry")
@@ -193,7 +196,7 @@ class _Run:
         if expected is not None:
             self._extends(expected, expected_hash, number)
 
-    def _digest(self, covered: Covered, row: Any, name: str, seen: bytearray) -> bytes:
+    def _digest(self, covered: Covered, row: Any, seen: bytearray) -> bytes:
         """The digest of the rows that name entry ``row``; checks they are what it says."""
         entry_id = row[0]
         inside = isinstance(entry_id, int) and 1 <= entry_id <= covered.last
@@ -204,27 +207,33 @@ class _Run:
             kinds = covered.kinds[entry_id]
             if kinds:
                 digest = bytes(covered.digests[32 * entry_id : 32 * entry_id + 32])
-        self._rows_of(covered, row, name, kinds)
+        self._rows_of(covered, row, kinds)
         staged = row[10]
         if staged is not None and staged != digest:
-            self.found(AUDIT.name, name, "rows_digest", "does not match the rows of the entry")
+            self.found(
+                AUDIT.name, _name(row), "rows_digest", "does not match the rows of the entry"
+            )
         return digest
 
-    def _rows_of(self, covered: Covered, row: Any, name: str, kinds: int) -> None:
+    def _rows_of(self, covered: Covered, row: Any, kinds: int) -> None:
         """Check that the rows naming entry ``row`` (their ``kinds``) are what its action
         writes, and whose they are."""
         action = row[2]
         allowed = _ENTRY_ROWS.get(action) if isinstance(action, str) else None
         if allowed is None:
-            self.found(AUDIT.name, name, "action", "is not an action stemjourney writes")
+            self.found(AUDIT.name, _name(row), "action", "is not an action stemjourney writes")
             return
         good = kinds in allowed
         if good and action in _ONE:
             good = covered.counts[row[0]] == 1
         if not good:
-            self.found(AUDIT.name, name, "action", "does not match the rows that name this entry")
+            self.found(
+                AUDIT.name, _name(row), "action", "does not match the rows that name this entry"
+            )
         if kinds and covered.owners[row[0]] != (row[4] if action[:8] == "patient_" else row[3]):
-            self.found(AUDIT.name, name, "journey_id", "differs from the rows that name this entry")
+            self.found(
+                AUDIT.name, _name(row), "journey_id", "differs from the rows that name this entry"
+            )
 
     def _extends(self, expected: Head, found: str | None, last: int) -> None:
         if found == expected.hash:
@@ -315,6 +324,11 @@ def verify(
     return VerifyReport(
         tuple(str(p) for p in details), run.entries, run.journeys, details, run.head
     )
+
+
+def _name(row: Any) -> str:
+    """How a problem names an audit entry: by its place in the chain, or its id until sealed."""
+    return f"entry {row[1]}" if row[1] is not None else f"entry id {row[0]}"
 
 
 def _last_audit_id(conn: Db) -> int:
