@@ -327,8 +327,11 @@ def verify(
 
 
 def _name(row: Any) -> str:
-    """How a problem names an audit entry: by its place in the chain, or its id until sealed."""
-    return f"entry {row[1]}" if row[1] is not None else f"entry id {row[0]}"
+    """How a problem names an audit entry: by its place in the chain, or its id until sealed
+    (numbers only, never other stored text)."""
+    if isinstance(row[1], int):
+        return f"entry {row[1]}"
+    return f"entry id {row[0]}" if isinstance(row[0], int) else "entry"
 
 
 def _last_audit_id(conn: Db) -> int:

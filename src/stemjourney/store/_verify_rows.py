@@ -89,12 +89,9 @@ class Covered:
         if self.kinds[seq]:
             found(parts[0][0], owner, "audit_id", "names an audit entry another row group has")
             return
-        if len(parts) == 1:
-            mask = COVERS[parts[0][0]]
-        else:
-            mask = 0
-            for table, _ in parts:
-                mask |= COVERS[table]
+        mask = 0
+        for table, _ in parts:
+            mask |= COVERS[table]
         self.digests[32 * seq : 32 * seq + 32] = rows_digest(parts)
         self.kinds[seq] = mask
         self.counts[seq] = len(parts)
