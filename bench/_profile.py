@@ -10,7 +10,7 @@ without and with the profiler, and its functions by own time and by cumulative t
 
 ``import_sql`` times raw ``executemany`` of the same score rows, one transaction per
 half, into copies of the clinic: the store's ``observations`` table as it is (its
-index, foreign keys on), with foreign keys off, without its secondary index too, and
+indexes, foreign keys on), with foreign keys off, without its secondary indexes too, and
 a lean five-fact table with only a primary key: what the table itself costs.
 
 Run: ``python bench/_profile.py --work DIR [--what verify,import,import_sql] [--rows N]``.
@@ -136,7 +136,8 @@ def _import_sql(work: Path, count: int) -> dict[str, Any]:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute(f"PRAGMA foreign_keys = {keys}")
             if drop:
-                conn.execute("DROP INDEX observations_by_stage")
+                for (index,) in conn.execute(_SECONDARY).fetchall():
+                    conn.execute(f"DROP INDEX {index}")
             out[name + "_s"] = round(_halves(conn, OBSERVATIONS_INSERT, ready), 3)
             conn.close()
         lean_path = Path(tmp) / "lean.db"
@@ -147,6 +148,13 @@ def _import_sql(work: Path, count: int) -> dict[str, Any]:
         out["lean_s"] = round(_halves(conn, _LEAN_INSERT, _lean_rows(rows)), 3)
         conn.close()
     return out
+
+
+_SECONDARY = (
+    "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'observations' "
+    "AND sql IS NOT NULL"
+)
+"""The secondary indexes of ``observations`` (not its primary key)."""
 
 
 def _halves(conn: sqlite3.Connection, sql: str, rows: list[Any]) -> float:
