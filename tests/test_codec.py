@@ -75,6 +75,28 @@ def test_times_are_utc_text_that_sorts() -> None:
     assert parse_time(time_text(early)).tzinfo is UTC
 
 
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from(
+            [
+                UTC,
+                timezone(timedelta(hours=-11, minutes=-30)),
+                timezone(timedelta(hours=5, minutes=45)),
+            ]
+        ),
+    )
+)
+def test_time_text_is_the_isoformat_of_the_utc_time(moment: datetime) -> None:
+    """``time_text`` is the ISO text of the UTC time with a space, without the offset, and
+    without microseconds when there are none: the formula it is put together for."""
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    expected = utc.isoformat(" ", "microseconds" if utc.microsecond else "seconds")
+    assert time_text(moment) == expected
+    assert time_text(moment) == expected  # the second time from the kept day text
+
+
 def test_unknown_kind_is_refused() -> None:
     """A dict whose kind no record class has is refused, naming the known kinds."""
     with pytest.raises(ValidationError, match="kind"):
