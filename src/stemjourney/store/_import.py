@@ -43,24 +43,26 @@ _NAME = OBSERVATIONS.name
 
 
 class _Journey:
-    __slots__ = ("count", "cycle", "entry_id", "first", "hasher", "patient_id", "stage_seq")
+    __slots__ = (
+        "cycle",
+        "days",
+        "entry_id",
+        "first",
+        "hasher",
+        "patient_id",
+        "stage_seq",
+        "version",
+    )
 
     def __init__(self, row: Sequence[Any], entry_id: int) -> None:
         self.patient_id: str = row[1]
         self.first: int = row[2]
+        self.version: int = row[2]
         self.cycle: int = row[3]
         self.stage_seq: int = row[5]
         self.entry_id = entry_id
-        self.count = 0
         self.hasher = hashlib.sha256()
-
-
-def _score(row: Sequence[Any]) -> tuple[str, float, Any, str | None]:
-    """(instrument, value, measured_at, answers JSON) of one row, checked by Score's rules."""
-    answers = row[4] if len(row) > 4 else None
-    instrument, value, when, checked = check_score_row(row[1], row[2], row[3], answers)
-    text = None if checked is None else canonical_json(encode(checked))
-    return instrument, value, when, text
+        self.days: list[str] = []
 
 
 def import_scores(ctx: Context, batch: Sequence[Sequence[Any]], actor: str, offset: int) -> int:
@@ -73,41 +75,43 @@ def import_scores(ctx: Context, batch: Sequence[Sequence[Any]], actor: str, offs
     ids = iter(ctx.ids(len(known)))
     journeys: dict[str, _Journey] = {}
     out: list[tuple[Any, ...]] = []
-    days: dict[str, list[str]] = {}
     for n, row in enumerate(batch, start=offset):
         try:
-            if len(row) not in (4, 5):
-                raise ValidationError("row", f"has {len(row)} items", _SHAPE)
+            items = len(row)
+            if items not in (4, 5):
+                raise ValidationError("row", f"has {items} items", _SHAPE)
             jid = row[0]
             state = journeys.get(jid)
             if state is None:
-                state = _load(ctx, jid, ids, known)
-                journeys[jid] = state
-            instrument, value, when, answers = _score(row)
+                state = journeys[jid] = _load(ctx, jid, ids, known)
+            instrument, value, when, checked = check_score_row(
+                row[1], row[2], row[3], row[4] if items == 5 else None
+            )
+            answers = None if checked is None else canonical_json(encode(checked))
             when = check_time("measured_at", when, now=now_at)
         except ValidationError as error:
             raise ValidationError(
                 f"rows[{n}].{error.field}", error.problem, error.allowed
             ) from None
-        state.count += 1
+        state.version += 1
         measured = time_text(when)
         stored = (
-            jid, state.first + state.count, instrument, score_value(value), answers,
+            jid, state.version, instrument, score_value(value), answers,
             measured, state.cycle, state.stage_seq, None, state.entry_id,
         )  # fmt: skip
         state.hasher.update(canonical(_NAME, stored))
         out.append(stored)
-        days.setdefault(jid, []).append(measured[:10])  # the UTC day: time_text is UTC
+        state.days.append(measured[:10])  # the UTC day: time_text is UTC
     entries = []
     bumps = []
     for jid, state in journeys.items():
         fields = (state.entry_id, "scores_imported", jid, None, None, now, actor, None, None)
         entries.append(audit_row(ctx, fields, state.hasher.digest()))
-        bumps.append((state.first + state.count, now, state.entry_id, jid, state.first))
+        bumps.append((state.version, now, state.entry_id, jid, state.first))
     conn.executemany(AUDIT.insert(), entries)  # in the order the journeys were met
     conn.executemany(_BUMP, bumps)
     conn.executemany(_INSERT, out)
-    scored_many(conn, days)
+    scored_many(conn, {jid: state.days for jid, state in journeys.items()})
     return len(out)
 
 
