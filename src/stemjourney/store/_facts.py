@@ -17,7 +17,7 @@ that matters.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence, Set
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -30,25 +30,27 @@ __all__ = ["OutcomeFacts", "iter_facts"]
 
 _JOURNEYS = "SELECT id, patient_id, condition, site, side, cell_source, stage FROM journeys"
 _RECORDS = (
-    "SELECT journey_id, version, kind = 'injection', cycle, amends, CASE kind "
+    "SELECT journey_id, version, kind = 'injection', cycle, CASE kind "
     "WHEN 'injection' THEN occurred_at "
     "ELSE json_extract(payload, '$.serious') END "
     "FROM records WHERE kind IN ('injection', 'adverse_event')"
 )
-_SCORES = "SELECT journey_id, version, measured_at, value, amends FROM observations WHERE 1"
+_SCORES = "SELECT journey_id, version, measured_at, value FROM observations WHERE 1"
 _OF_INSTRUMENT = " AND instrument = ?"
 _BY_IDS = " AND {column} IN (SELECT value FROM json_each(?))"
 _SINCE = " AND measured_at >= ?"
 _AMENDED = (
-    "SELECT journey_id, amends FROM observations WHERE amends IS NOT NULL"
-    " AND journey_id IN (SELECT value FROM json_each(?))"
+    "SELECT journey_id, amends FROM records WHERE amends IS NOT NULL{where} UNION ALL "
+    "SELECT journey_id, amends FROM observations WHERE amends IS NOT NULL{where}"
 )
+"""Every version amended, of any kind (a journey's versions are one sequence, so a version
+amended on another kind or instrument matches none of the rows read): through the
+partial indexes of the amendments, few rows."""
 _IN_STAGES = (
     " AND {column} IN (SELECT id FROM journeys WHERE stage IN (SELECT value FROM json_each(?)))"
 )
 _FIRST = itemgetter(0)
 _VERSION = itemgetter(1)
-_AMENDS = itemgetter(4)
 _TIME_VALUE = itemgetter(2, 3)
 _NONE: frozenset[int] = frozenset()
 
@@ -105,7 +107,6 @@ def _merged(conn: Db, where: str, args: tuple[str, ...], wanted: _Scores) -> Ite
         sql = _RECORDS + where.format(column="journey_id") + " ORDER BY journey_id, version"
         records = groupby(conn.execute(sql, args), _FIRST)
     scores: Iterator[tuple[str, Iterator[Any]]] = iter(())
-    amended: dict[str, frozenset[int]] = {}
     if wanted.wanted:
         sql = _SCORES + where.format(column="journey_id")
         more = args
@@ -113,15 +114,14 @@ def _merged(conn: Db, where: str, args: tuple[str, ...], wanted: _Scores) -> Ite
             sql += _OF_INSTRUMENT
             more = (*more, wanted.instrument)
         if wanted.since is not None:
-            # An amendment may be dated before ``since``: find every one first.
-            for jid, version in conn.execute(_AMENDED, args):
-                amended[jid] = amended.get(jid, _NONE) | {version}
             # In the series index's order, so that only the recent scores are read.
             sql += _SINCE + " ORDER BY journey_id, measured_at"
             more = (*more, wanted.since)
         else:
             sql += " ORDER BY journey_id, version"
         scores = groupby(conn.execute(sql, more), _FIRST)
+    amended = _amended(conn, where.format(column="journey_id"), args)
+    resort = wanted.since is not None
     next_record = next(records, None)
     next_scores = next(scores, None)
     for jid, patient, condition, site, side, source, stage in journeys:
@@ -135,17 +135,17 @@ def _merged(conn: Db, where: str, args: tuple[str, ...], wanted: _Scores) -> Ite
             if next_scores[0] == jid:
                 scored = list(next_scores[1])
             next_scores = next(scores, None)
-        gone = _replaced(mine, scored, amended.get(jid, _NONE))
+        gone = amended.get(jid, _NONE)
         injections = []
         events = []
         for r in mine:
-            if r[1] in gone:
+            if gone and r[1] in gone:
                 continue
             if r[2]:
-                injections.append((r[3], r[5]))
+                injections.append((r[3], r[4]))
             else:
-                events.append((r[3], bool(r[5])))
-        if wanted.since is not None:
+                events.append((r[3], bool(r[4])))
+        if resort:
             scored.sort(key=_VERSION)
         if gone:
             kept = tuple([(r[2], r[3]) for r in scored if r[1] not in gone])
@@ -165,12 +165,9 @@ def _merged(conn: Db, where: str, args: tuple[str, ...], wanted: _Scores) -> Ite
         )
 
 
-def _replaced(records: list[Any], scores: list[Any], before: frozenset[int]) -> Set[int]:
-    """The versions a journey's ``records`` and ``scores`` amend (column 4), with ``before``.
-
-    Read without a Python step per row, as most journeys amend nothing.
-    """
-    found = set(map(_AMENDS, records))
-    found.update(map(_AMENDS, scores))
-    found.discard(None)
-    return found | before if before else found
+def _amended(conn: Db, where: str, args: tuple[str, ...]) -> dict[str, frozenset[int]]:
+    """The versions amended of each journey ``where`` picks (column ``journey_id``)."""
+    found: dict[str, set[int]] = {}
+    for jid, version in conn.execute(_AMENDED.format(where=where), args + args):
+        found.setdefault(jid, set()).add(version)
+    return {jid: frozenset(versions) for jid, versions in found.items()}
