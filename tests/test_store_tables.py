@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stemjourney.store._tables import _ENCODER, TABLES, canonical
+from stemjourney.store._tables import _ENCODER, TABLES, canonical, canonical_score_row
 
 _VALUES = st.one_of(
     st.none(),
@@ -35,3 +35,26 @@ def test_the_compiled_encoder_writes_the_json_encoders_bytes(table: str, row: li
 def test_a_non_finite_number_still_has_bytes() -> None:
     """A NaN the store never writes (it may be tampered in) is encoded, not raised."""
     assert canonical("observations", ["j-1", math.nan]).startswith(b"[")
+
+
+_SCORE_ROWS = st.tuples(
+    st.text(),
+    st.integers(min_value=1),
+    st.text(),
+    st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans()),
+    st.one_of(st.none(), st.text()),
+    st.text(),
+    st.integers(),
+    st.integers(),
+    st.one_of(st.none(), st.integers(), st.text()),
+    st.integers(),
+)
+
+
+@given(_SCORE_ROWS)
+def test_the_score_row_form_writes_the_canonical_bytes(row: tuple[Any, ...]) -> None:
+    """The bulk import's one-step form of an observations row is byte for byte
+    ``canonical``'s, for text with any code point, whole and real values, and (passed on to
+    ``canonical``) values of other types."""
+    assert canonical_score_row(row) == canonical("observations", row)
+    assert canonical_score_row(row) == _reference("observations", list(row))

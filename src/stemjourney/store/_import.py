@@ -22,7 +22,7 @@ from stemjourney.exceptions import NotFoundError, ValidationError
 from stemjourney.journey._journey import JourneyState
 from stemjourney.store._rows import score_value
 from stemjourney.store._schedule import scored_many
-from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, canonical
+from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, canonical_score_row
 from stemjourney.store._writes import Context, audit_row
 
 __all__ = ["import_scores"]
@@ -39,7 +39,6 @@ _BUMP = (
 )
 _SHAPE = "(journey_id, instrument, value, measured_at) or with answers as a fifth item"
 _INSERT = OBSERVATIONS.insert()
-_NAME = OBSERVATIONS.name
 
 
 class _Journey:
@@ -99,7 +98,7 @@ def import_scores(ctx: Context, batch: Sequence[Sequence[Any]], actor: str, offs
             jid, state.version, instrument, score_value(value), answers,
             measured, state.cycle, state.stage_seq, None, state.entry_id,
         )  # fmt: skip
-        state.hasher.update(canonical(_NAME, stored))
+        state.hasher.update(canonical_score_row(stored))
         out.append(stored)
         state.days.append(measured[:10])  # the UTC day: time_text is UTC
     entries = []

@@ -345,3 +345,44 @@ def canonical(table: str, row: Sequence[Any]) -> bytes:
         except ValueError:  # a non-finite float, which the store never writes
             text = repr([table, *values])
     return text.encode("utf-8", "surrogateescape")
+
+
+_NUMBERS = (int, float)
+_WHOLE_OR_NONE = (int, type(None))
+
+
+def _score_row_format() -> Callable[[Sequence[Any]], bytes]:
+    from json import encoder
+
+    text: Callable[[str], str] = getattr(encoder, "c_encode_basestring", None) or (
+        encoder.py_encode_basestring
+    )
+    form = "[" + text(OBSERVATIONS.name) + ",%s,%d,%s,%r,%s,%s,%d,%d,%s,%d]"
+
+    def encode(row: Sequence[Any]) -> bytes:
+        jid, version, instrument, value, answers, measured, cycle, stage_seq, amends, entry = row
+        if type(value) not in _NUMBERS or type(amends) not in _WHOLE_OR_NONE:
+            return canonical(OBSERVATIONS.name, row)
+        values = (
+            text(jid),
+            version,
+            text(instrument),
+            value,
+            "null" if answers is None else text(answers),
+            text(measured),
+            cycle,
+            stage_seq,
+            "null" if amends is None else amends,
+            entry,
+        )
+        return (form % values).encode("utf-8", "surrogateescape")
+
+    return encode
+
+
+canonical_score_row: Callable[[Sequence[Any]], bytes] = _score_row_format()
+"""``canonical("observations", row)`` formatted in one step, for the rows the bulk import
+builds (a million at a time): id, instrument and time as text, answers text or ``None``,
+version, cycle, stage and entry as whole numbers, the value a whole or finite real number
+and ``amends`` a whole number or ``None`` (a row with another value or ``amends`` goes to
+:func:`canonical`). ``tests/test_store_tables.py`` checks it equal to :func:`canonical`."""
