@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Sequence
+from json import encoder as json_encoder
 from typing import Any
 
 import attrs
@@ -301,6 +302,12 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 """The canonical encoder: compact JSON, text as is, no NaN."""
 
 
+_TEXT: Callable[[str], str] = (
+    getattr(json_encoder, "c_encode_basestring", None) or json_encoder.py_encode_basestring
+)
+"""A text as a JSON string, as the canonical encoder writes it (non-ASCII kept as is)."""
+
+
 def _not_json(value: object) -> Any:
     raise TypeError(type(value).__name__)
 
@@ -308,13 +315,10 @@ def _not_json(value: object) -> Any:
 def _compiled() -> Any:
     """``_ENCODER.encode`` of a list, made once (``JSONEncoder.encode`` builds its C encoder
     again on every call): the same bytes, tested equal (``tests/test_store_tables.py``)."""
-    from json import encoder
-
-    make: Any = getattr(encoder, "c_make_encoder", None)
+    make: Any = getattr(json_encoder, "c_make_encoder", None)
     if make is None:  # pragma: no cover - CPython always has the C accelerator
         return _ENCODER.encode
-    strings = getattr(encoder, "c_encode_basestring", None) or encoder.py_encode_basestring
-    step = make(None, _not_json, strings, None, ":", ",", False, False, False)
+    step = make(None, _not_json, _TEXT, None, ":", ",", False, False, False)
 
     def encode(values: list[Any]) -> str:
         return "".join(step(values, 0))
@@ -352,11 +356,7 @@ _WHOLE_OR_NONE = (int, type(None))
 
 
 def _score_row_format() -> Callable[[Sequence[Any]], bytes]:
-    from json import encoder
-
-    text: Callable[[str], str] = getattr(encoder, "c_encode_basestring", None) or (
-        encoder.py_encode_basestring
-    )
+    text = _TEXT
     form = "[" + text(OBSERVATIONS.name) + ",%s,%d,%s,%r,%s,%s,%d,%d,%s,%d]"
 
     def encode(row: Sequence[Any]) -> bytes:
