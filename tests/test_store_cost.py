@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import stemjourney as sj
 from _store_helpers import DAY0, add_journey, open_file, ready_for_harvest
+from stemjourney.exceptions import ConflictError
 from stemjourney.store import Store
-from stemjourney.store._state import trim
+from stemjourney.store._state import Copies, trim
 from stemjourney.testing import DEFAULT_START, ManualClock, move_sequences, play
 
 
@@ -97,3 +100,67 @@ def test_the_working_copy_lets_the_guards_decide_as_the_whole_journey(
         whole.cycle,
         whole.version,
     )
+
+
+def _reads(store: Store, write: Any) -> list[str]:
+    """The tables the SELECTs of ``write`` read, in order."""
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        write()
+    finally:
+        store.db.conn.set_trace_callback(None)
+    return [s.split(" FROM ")[1].split()[0] for s in statements if s.startswith("SELECT")]
+
+
+def test_a_store_reuses_the_working_copy_it_read_until_another_writer_changes_it(
+    tmp_path: Path,
+) -> None:
+    """A workstation that read a journey writes after one read of its summary row; once
+    another store has written, the row's stamp differs and the copy is read again."""
+    path = tmp_path / "w.db"
+    with open_file(path) as store:
+        _journey_with(store, "j-1", 3)
+    with open_file(path) as here, open_file(path) as there:
+        start = here.journey("j-1").version
+        score = sj.nrs(4, DAY0 + timedelta(days=1))
+        reused = _reads(here, lambda: here.record("j-1", score, actor="nurse"))
+        assert reused[0] == "journeys"
+        assert not {"transitions", "records", "observations"} & set(reused)
+        there.record("j-1", sj.nrs(3, DAY0 + timedelta(days=2)), actor="nurse")
+        at = DAY0 + timedelta(days=7)
+        moved = _reads(here, lambda: here.move("j-1", "harvest", actor="dr", occurred_at=at))
+        assert {"transitions", "records", "observations"} <= set(moved)
+        assert here.journey("j-1") == there.journey("j-1")
+        assert here.journey("j-1").version == start + 3
+        with pytest.raises(ConflictError):  # another writer's copy is stale now
+            there.record("j-1", score, actor="nurse", expected_version=start + 2)
+
+
+def test_kept_copies_are_bounded_and_never_kept_under_another_version() -> None:
+    """The oldest copy goes first past the bound; a copy whose version is not its stamp's
+    (read across a change) is not kept."""
+    clock = ManualClock(DEFAULT_START)
+    engine = sj.Engine(clock=clock)
+    journeys = [
+        engine.open(
+            f"j-{n}",
+            patient_id="p-1",
+            condition="osteoarthritis of knee",
+            site="knee",
+            side="left",
+            cell_source="bone_marrow",
+            actor="dr",
+            occurred_at=DEFAULT_START,
+        )
+        for n in range(3)
+    ]
+    copies = Copies(size=2)
+    for journey in journeys:
+        copies.keep((1, "t", 1), journey)
+    assert copies.get("j-0", (1, "t", 1)) is None
+    assert copies.get("j-1", (1, "t", 1)) is journeys[1]
+    assert copies.get("j-2", (1, "t", 2)) is None  # another stamp
+    copies.keep((2, "t", 3), journeys[0])  # version 1 under a version-2 stamp
+    assert copies.get("j-0", (2, "t", 3)) is None
+    assert copies.get("j-2", (1, "t", 1)) is journeys[2]

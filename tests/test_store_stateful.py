@@ -32,7 +32,7 @@ from _store_helpers import DAY0, quick_check, snapshot
 from stemjourney import Engine, Journey, normalise_external_id
 from stemjourney.exceptions import ConflictError, DuplicateError, StemJourneyError
 from stemjourney.store import Store, open_store
-from stemjourney.store._state import trim
+from stemjourney.store._state import trim, working
 from stemjourney.testing import ManualClock
 
 EXTERNAL_IDS = ["MRN-1", " mrn-1", "MRN-2", "\uff2d\uff32\uff2e-2", "mrn-3"]
@@ -222,6 +222,22 @@ class StoreBesideModel(RuleBasedStateMachine):
             ),
         )
 
+    @precondition(lambda self: self.model)
+    @rule(data=st.data(), value=st.integers(0, 10))
+    def another_workstation_writes(self, data: st.DataObject, value: int) -> None:
+        """A second store on the same file writes; the first one's kept copy is then stale."""
+        jid = data.draw(st.sampled_from(sorted(self.model)))
+        rec = sj.nrs(value, self.clock.now())
+        other = self.open()
+        try:
+            self.both(
+                jid,
+                lambda: other.record(jid, rec, actor="nurse"),
+                lambda j: self.engine.record(j, rec, actor="nurse"),
+            )
+        finally:
+            other.close()
+
     @rule(hours=st.integers(0, 24 * 10))
     def time_passes(self, hours: int) -> None:
         self.clock.advance(hours=hours)
@@ -237,6 +253,15 @@ class StoreBesideModel(RuleBasedStateMachine):
         assert stored == self.model
         if self.store.backend.name == "sqlite":
             assert quick_check(self.store) == "ok"
+
+    @invariant()
+    def kept_copies_are_fresh_reads(self) -> None:
+        """A working copy the store kept equals the one a fresh read gives, when it is used."""
+        conn = self.store._conn
+        for jid, journey in self.model.items():
+            fresh = working(conn, jid)
+            assert fresh == trim(journey)
+            assert working(conn, jid, self.store._copies) == fresh
 
     @invariant()
     def patients_agree(self) -> None:

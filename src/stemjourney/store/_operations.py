@@ -23,7 +23,7 @@ from stemjourney.store import _rows as r
 from stemjourney.store import _schedule as schedule
 from stemjourney.store import _writes as w
 from stemjourney.store._chain import rows_digest
-from stemjourney.store._state import working
+from stemjourney.store._state import Stamp, working
 from stemjourney.store._tables import (
     AUDIT,
     JOURNEYS,
@@ -77,7 +77,7 @@ def working_or_missing(ctx: Context, journey_id: str) -> Journey:
     """The journey's working copy, locked for this write where writers do not take turns;
     :class:`NotFoundError` when there is none."""
     ctx.backend.lock_journey(ctx.conn, journey_id)
-    found = working(ctx.conn, journey_id)
+    found = working(ctx.conn, journey_id, ctx.copies)
     if found is None:
         raise NotFoundError("journey", journey_id)
     return found
@@ -198,8 +198,9 @@ def apply(
     after: Journey,
     entry: TransitionEntry | RecordEntry,
     key: str | None = None,
-) -> None:
-    """Write one entry the engine made (a move, a record, a score or an amendment)."""
+) -> Stamp:
+    """Write one entry the engine made (a move, a record, a score or an amendment); return
+    the stamp the journey's summary row now bears."""
     conn = ctx.conn
     (entry_id,) = ctx.ids()
     fields = _fields(entry, entry_id, key)
@@ -221,6 +222,7 @@ def apply(
     w.update_state(conn, after, before.version, closed, fields[5], entry_id)
     if isinstance(entry, RecordEntry):
         _keep_schedule(ctx, before, after, entry)
+    return (after.version, fields[5], entry_id)
 
 
 def _keep_schedule(ctx: Context, before: Journey, after: Journey, entry: RecordEntry) -> None:

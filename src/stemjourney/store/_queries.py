@@ -117,9 +117,14 @@ def load(conn: Db, rows: Sequence[Sequence[Any]]) -> list[Journey]:
     return found
 
 
+def journey_row(conn: Db, journey_id: str) -> Any:
+    """The summary row of the journey with ``journey_id``, or ``None``."""
+    return conn.execute(SQL["journey"], (journey_id,)).fetchone()
+
+
 def journey(conn: Db, journey_id: str) -> Journey | None:
     """The journey with ``journey_id`` and its whole history, or ``None``."""
-    row = conn.execute(SQL["journey"], (journey_id,)).fetchone()
+    row = journey_row(conn, journey_id)
     return None if row is None else load(conn, [row])[0]
 
 

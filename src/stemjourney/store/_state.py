@@ -9,6 +9,12 @@ baselines the guards ask for). Each read is an index
 lookup, so a write costs the same at any history length
 (``tests/test_store_cost.py`` counts it, and checks that the guards decide on the
 working copy as they do on the whole journey).
+
+A store keeps the working copies it last read or wrote (:class:`Copies`), each under
+the stamp of the summary row it stood for: the version, the system time of the latest
+change and its audit entry. A write reads the summary row inside its transaction and
+reuses a kept copy only while the row still bears that stamp; a change by any other
+connection or process moves the version on, so the copy is read again.
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ from stemjourney.journey._journey import Journey, RecordEntry
 from stemjourney.store import _rows as r
 from stemjourney.store._db import Db
 from stemjourney.store._queries import SQL, _entries, _moves
-from stemjourney.store._tables import OBSERVATIONS, RECORDS
+from stemjourney.store._tables import JOURNEYS, OBSERVATIONS, RECORDS
 
-__all__ = ["GUARD_KINDS", "amendable", "trim", "working"]
+__all__ = ["GUARD_KINDS", "Copies", "amendable", "stamp", "trim", "working"]
 
 GUARD_KINDS = ("eligibility", "consent", "harvest", "processing", "injection")
 """The record kinds a working copy holds: those the guards read."""
@@ -63,11 +69,69 @@ _AMENDED_BY = (
 )
 
 
-def working(conn: Db, journey_id: str) -> Journey | None:
-    """The working copy of the journey with ``journey_id``, or ``None`` if there is none."""
+Stamp = tuple[int, str, int]
+"""What a summary row says of the journey's latest change: version, updated_at, audit id."""
+
+_VERSION, _UPDATED, _LAST_AUDIT = (
+    JOURNEYS.index("version"),
+    JOURNEYS.index("updated_at"),
+    JOURNEYS.index("last_audit_id"),
+)
+
+
+def stamp(row: Any) -> Stamp:
+    """The stamp of a ``journeys`` row."""
+    return (row[_VERSION], row[_UPDATED], row[_LAST_AUDIT])
+
+
+class Copies:
+    """The working copies a store last read or wrote, at most ``size``, each under its stamp."""
+
+    __slots__ = ("_kept", "_size")
+
+    def __init__(self, size: int = 1024) -> None:
+        self._kept: dict[str, tuple[Stamp, Journey]] = {}
+        self._size = size
+
+    def get(self, journey_id: str, row_stamp: Stamp) -> Journey | None:
+        """The copy kept for ``journey_id`` if it was kept under ``row_stamp``, else ``None``."""
+        kept = self._kept.get(journey_id)
+        if kept is None or kept[0] != row_stamp:
+            return None
+        return kept[1]
+
+    def keep(self, row_stamp: Stamp, journey: Journey) -> None:
+        """Keep ``journey`` (a working copy, see :func:`trim`) under ``row_stamp``."""
+        if journey.version != row_stamp[0]:
+            return  # read across a change: never keep a copy its stamp does not describe
+        kept = self._kept
+        kept.pop(journey.id, None)
+        if len(kept) >= self._size:
+            del kept[next(iter(kept))]
+        kept[journey.id] = (row_stamp, journey)
+
+
+def working(conn: Db, journey_id: str, copies: Copies | None = None) -> Journey | None:
+    """The working copy of the journey with ``journey_id``, or ``None`` if there is none.
+
+    With ``copies``, a copy kept under the summary row's stamp is returned as it is, and
+    a copy read afresh is kept.
+    """
     row = conn.execute(SQL["journey"], (journey_id,)).fetchone()
     if row is None:
         return None
+    if copies is not None:
+        row_stamp = stamp(row)
+        found = copies.get(journey_id, row_stamp)
+        if found is None:
+            found = _read(conn, row)
+            copies.keep(row_stamp, found)
+        return found
+    return _read(conn, row)
+
+
+def _read(conn: Db, row: Any) -> Journey:
+    journey_id = row[0]
     cycle, stage_seq = row[8], row[10]
     history = [r.transition_from_row(t) for t in conn.execute(_MOVES, (journey_id,))]
     records: list[RecordEntry] = [

@@ -38,7 +38,7 @@ from stemjourney.store._facts import iter_facts
 from stemjourney.store._import import import_scores
 from stemjourney.store._schedule import Scheduled, iter_scheduled
 from stemjourney.store._sqlite import SQLITE
-from stemjourney.store._state import amendable, trim, working
+from stemjourney.store._state import Copies, amendable, stamp, trim, working
 
 if TYPE_CHECKING:
     import sqlite3
@@ -104,6 +104,7 @@ class Store:
         self._chain = Chain() if chain is None else chain
         self._writable = writable
         self._pid = os.getpid()
+        self._copies = Copies()
         self._db: Any = db
         self.backend = backend
 
@@ -173,7 +174,7 @@ class Store:
                 )
             backend.begin(conn)
             try:
-                yield w.Context(conn, self._chain, self.engine, backend)
+                yield w.Context(conn, self._chain, self.engine, backend, self._copies)
                 backend.commit(conn)
             except BaseException:
                 backend.rollback(conn)
@@ -314,8 +315,8 @@ class Store:
                 override_reason=override_reason,
                 late_reason=late_reason,
             )
-            ops.apply(ctx, journey, after, entry, key)
-        return trim(after)
+            kept = ops.apply(ctx, journey, after, entry, key)
+        return self._kept(kept, after)
 
     def record(
         self,
@@ -335,8 +336,8 @@ class Store:
             journey = ops.working_or_missing(ctx, journey_id)
             _expected(journey, expected_version)
             after, entry = self.engine.record(journey, record, actor=actor)
-            ops.apply(ctx, journey, after, entry, key)
-        return trim(after)
+            kept = ops.apply(ctx, journey, after, entry, key)
+        return self._kept(kept, after)
 
     def amend(
         self,
@@ -364,8 +365,8 @@ class Store:
             if isinstance(version, int) and not isinstance(version, bool):
                 journey = amendable(ctx.conn, journey, version)
             after, entry = self.engine.amend(journey, version, record, actor=actor, reason=reason)
-            ops.apply(ctx, journey, after, entry, key)
-        return trim(after)
+            kept = ops.apply(ctx, journey, after, entry, key)
+        return self._kept(kept, after)
 
     def import_history(
         self, patients: Iterable[Patient], journeys: Iterable[Journey], *, actor: str
@@ -432,14 +433,22 @@ class Store:
     def journey(self, journey_id: str) -> Journey:
         """The journey with its whole history and records; :class:`NotFoundError` if unknown."""
         with self._read("journey") as conn:
-            found = q.journey(conn, journey_id)
+            row = q.journey_row(conn, journey_id)
+            found = None if row is None else q.load(conn, [row])[0]
         if found is None:
             raise NotFoundError("journey", journey_id)
+        self._copies.keep(stamp(row), trim(found))
         return found
+
+    def _kept(self, row_stamp: tuple[int, str, int], after: Journey) -> Journey:
+        """``after``'s working copy, kept under the stamp its committed write left."""
+        copy = trim(after)
+        self._copies.keep(row_stamp, copy)
+        return copy
 
     def _working(self, journey_id: str) -> Journey:
         with self._read("journey") as conn:
-            found = working(conn, journey_id)
+            found = working(conn, journey_id, self._copies)
         if found is None:
             raise NotFoundError("journey", journey_id)
         return found

@@ -28,6 +28,7 @@ from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, RECORDS, TR
 if TYPE_CHECKING:
     from stemjourney.journey._engine import Engine
     from stemjourney.store._db import Backend, Db
+    from stemjourney.store._state import Copies
 
 __all__ = [
     "ACTIONS",
@@ -71,15 +72,24 @@ _INSERTS = {t.name: t.insert() for t in (AUDIT, JOURNEYS, TRANSITIONS, RECORDS, 
 
 class Context:
     """What every write needs: the connection inside its transaction, the chain, the engine,
-    the backend, and (when entries are sealed inline) the latest sealed entry."""
+    the backend, the store's kept working copies, and (when entries are sealed inline) the
+    latest sealed entry."""
 
-    __slots__ = ("backend", "chain", "conn", "engine", "prev")
+    __slots__ = ("backend", "chain", "conn", "copies", "engine", "prev")
 
-    def __init__(self, conn: Db, chain: Chain, engine: Engine, backend: Backend) -> None:
+    def __init__(
+        self,
+        conn: Db,
+        chain: Chain,
+        engine: Engine,
+        backend: Backend,
+        copies: Copies | None = None,
+    ) -> None:
         self.conn = conn
         self.chain = chain
         self.engine = engine
         self.backend = backend
+        self.copies = copies
         self.prev: Prev | None = None
 
     def now(self) -> str:
