@@ -365,3 +365,47 @@ def test_every_action_says_which_rows_its_entry_covers() -> None:
 
     assert set(_ENTRY_ROWS) == set(ACTIONS)
     assert all(_ENTRY_ROWS[a] for a in ACTIONS)
+
+
+def test_a_journey_whose_patient_row_is_gone_is_named(clinic: Path, tmp_path: Path) -> None:
+    """The one reference the row pass does not follow (a journey's patient) is checked by a
+    query of its own: the journey is named, with the column, and no stored value."""
+    copy = tmp_path / "c.db"
+    shutil.copyfile(clinic, copy)
+    with sqlite3.connect(copy) as conn:
+        jid, pid = conn.execute("SELECT id, patient_id FROM journeys ORDER BY id").fetchone()
+    tamper(copy, "DELETE FROM patients WHERE id = ?", params=(pid,))
+    found = report(copy)
+    assert f"journeys {jid}, column patient_id: refers to a missing patients row" in (
+        found.problems
+    ), found.problems
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [
+        ("transitions", "journey_id"),
+        ("records", "journey_id"),
+        ("observations", "journey_id"),
+        ("schedule", "journey_id"),
+        ("transitions", "audit_id"),
+        ("records", "audit_id"),
+        ("observations", "audit_id"),
+        ("patients", "audit_id"),
+    ],
+)
+def test_a_reference_to_a_missing_row_is_found_by_the_row_pass(
+    clinic: Path, tmp_path: Path, table: str, column: str
+) -> None:
+    """Without SQLite's foreign-key pass, a row pointing at no journey or no audit entry is
+    still reported, by the table it is in."""
+    copy = tmp_path / "c.db"
+    shutil.copyfile(clinic, copy)
+    missing = "j-nobody" if column == "journey_id" else 10**6
+    with sqlite3.connect(copy) as conn:
+        first = conn.execute(f"SELECT {column} FROM {table} LIMIT 1").fetchone()[0]
+    tamper(copy, f"UPDATE {table} SET {column} = ? WHERE {column} = ?", params=(missing, first))
+    found = report(copy)
+    assert not found.ok
+    # named by the row group it is in (a journey's opening move is under the journey)
+    assert any(f"column {column}: names no" in p for p in found.problems), found.problems
