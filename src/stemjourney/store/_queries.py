@@ -28,8 +28,8 @@ __all__ = [
     "iter_histories",
     "iter_journeys",
     "iter_patients",
-    "journey",
     "journey_as_of",
+    "journey_row",
     "journeys_in",
     "journeys_of",
     "load",
@@ -120,12 +120,6 @@ def load(conn: Db, rows: Sequence[Sequence[Any]]) -> list[Journey]:
 def journey_row(conn: Db, journey_id: str) -> Any:
     """The summary row of the journey with ``journey_id``, or ``None``."""
     return conn.execute(SQL["journey"], (journey_id,)).fetchone()
-
-
-def journey(conn: Db, journey_id: str) -> Journey | None:
-    """The journey with ``journey_id`` and its whole history, or ``None``."""
-    row = journey_row(conn, journey_id)
-    return None if row is None else load(conn, [row])[0]
 
 
 def journeys_of(conn: Db, patient_id: str) -> list[Journey]:

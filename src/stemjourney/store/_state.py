@@ -28,7 +28,7 @@ from stemjourney.clinical._scores import Score
 from stemjourney.journey._journey import Journey, RecordEntry
 from stemjourney.store import _rows as r
 from stemjourney.store._db import Db
-from stemjourney.store._queries import SQL, _entries, _moves
+from stemjourney.store._queries import _entries, _moves, journey_row
 from stemjourney.store._tables import JOURNEYS, OBSERVATIONS, RECORDS
 
 __all__ = ["GUARD_KINDS", "Copies", "amendable", "stamp", "trim", "working"]
@@ -117,7 +117,7 @@ def working(conn: Db, journey_id: str, copies: Copies | None = None) -> Journey 
     With ``copies``, a copy kept under the summary row's stamp is returned as it is, and
     a copy read afresh is kept.
     """
-    row = conn.execute(SQL["journey"], (journey_id,)).fetchone()
+    row = journey_row(conn, journey_id)
     if row is None:
         return None
     if copies is not None:

@@ -38,7 +38,7 @@ from stemjourney.store._facts import iter_facts
 from stemjourney.store._import import import_scores
 from stemjourney.store._schedule import Scheduled, iter_scheduled
 from stemjourney.store._sqlite import SQLITE
-from stemjourney.store._state import Copies, amendable, stamp, trim, working
+from stemjourney.store._state import Copies, Stamp, amendable, stamp, trim, working
 
 if TYPE_CHECKING:
     import sqlite3
@@ -440,7 +440,7 @@ class Store:
         self._copies.keep(stamp(row), trim(found))
         return found
 
-    def _kept(self, row_stamp: tuple[int, str, int], after: Journey) -> Journey:
+    def _kept(self, row_stamp: Stamp, after: Journey) -> Journey:
         """``after``'s working copy, kept under the stamp its committed write left."""
         copy = trim(after)
         self._copies.keep(row_stamp, copy)

@@ -375,7 +375,10 @@ def _score_row_format() -> Callable[[Sequence[Any]], bytes]:
             "null" if amends is None else amends,
             entry,
         )
-        return (form % values).encode("utf-8", "surrogateescape")
+        try:
+            return (form % values).encode("utf-8", "surrogateescape")
+        except TypeError:  # a whole-number column holding text (a tampered summary row)
+            return canonical(OBSERVATIONS.name, row)
 
     return encode
 
@@ -384,5 +387,6 @@ canonical_score_row: Callable[[Sequence[Any]], bytes] = _score_row_format()
 """``canonical("observations", row)`` formatted in one step, for the rows the bulk import
 builds (a million at a time): id, instrument and time as text, answers text or ``None``,
 version, cycle, stage and entry as whole numbers, the value a whole or finite real number
-and ``amends`` a whole number or ``None`` (a row with another value or ``amends`` goes to
-:func:`canonical`). ``tests/test_store_tables.py`` checks it equal to :func:`canonical`."""
+and ``amends`` a whole number or ``None`` (a row with another value or ``amends``, or
+text where a whole number belongs, goes to :func:`canonical`).
+``tests/test_store_tables.py`` checks it equal to :func:`canonical`."""
