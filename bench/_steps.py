@@ -27,6 +27,7 @@ from _measure import best_of, peak_mb, timed
 
 from stemjourney.clinical._codec import time_text
 from stemjourney.reports import cohort_report, worklist_report
+from stemjourney.reports._cohort_shards import default_workers
 from stemjourney.store import open_store
 
 Step = Callable[[Path, dict[str, Any]], dict[str, Any]]
@@ -183,6 +184,14 @@ OBSERVATIONS_INSERT = (
 )
 
 
+def _cpu_since(before: os.times_result) -> float:
+    """CPU seconds of this process and its finished workers since ``before``."""
+    now = os.times()
+    return (now.user + now.system + now.children_user + now.children_system) - (
+        before.user + before.system + before.children_user + before.children_system
+    )
+
+
 def cohort(work: Path, size: dict[str, Any]) -> dict[str, Any]:
     """The cohort report against the SQL reference (numbers checked equal) and against
     its floor: plain sqlite3 reading the rows the report needs, no computing.
@@ -190,11 +199,18 @@ def cohort(work: Path, size: dict[str, Any]) -> dict[str, Any]:
     The report and the floor run interleaved in this process, each first on a freshly
     opened connection (cold: SQLite's page cache empty), then ``rounds`` more times
     (warm); ``vs_floor`` is the ratio of the warm medians. ``ratio`` is the report's
-    best warm run to the reference's best of ``repeat``.
+    best warm run to the reference's best of ``repeat``. The report folds the store on
+    this machine's cores, as a caller's report does by default: its CPU seconds (this
+    process and its workers) are reported beside its wall time, and the same report
+    folded in this process alone (``workers=1``) runs interleaved too, checked equal,
+    as ``vs_floor_one_process``.
     """
     repeat = size["repeat"]
     rounds = max(3, repeat + 1)
     report_s: list[float] = []
+    report_cpu: list[float] = []
+    alone_s: list[float] = []
+    same_alone = True
     floor_s: list[float] = []
     with open_store(work / DB) as store:
         journeys = store.db.execute("SELECT count(*) FROM journeys").fetchone()[0]
@@ -202,8 +218,15 @@ def cohort(work: Path, size: dict[str, Any]) -> dict[str, Any]:
     floor_conn = sqlite3.connect(work / DB, isolation_level=None)
     with open_store(work / DB) as store:
         for _ in range(rounds + 1):
+            cpu = os.times()
             seconds, report = timed(lambda: cohort_report(store, on=_data.TODAY, instrument="nrs"))
             report_s.append(seconds)
+            report_cpu.append(_cpu_since(cpu))
+            seconds, alone = timed(
+                lambda: cohort_report(store, on=_data.TODAY, instrument="nrs", workers=1)
+            )
+            alone_s.append(seconds)
+            same_alone = same_alone and alone == report
             seconds, floor_rows = timed(lambda: _refs.cohort_floor(floor_conn, "nrs"))
             floor_s.append(seconds)
         report_peak = peak_mb()
@@ -214,6 +237,7 @@ def cohort(work: Path, size: dict[str, Any]) -> dict[str, Any]:
     ours = _refs.from_report(report)
     found = _refs.differences(ours, ref)
     report_warm, floor_warm = median(report_s[1:]), median(floor_s[1:])
+    alone_warm = median(alone_s[1:])
     return {
         "journeys": journeys,
         "scores": scores,
@@ -228,12 +252,18 @@ def cohort(work: Path, size: dict[str, Any]) -> dict[str, Any]:
         "floor_warm_s": round(floor_warm, 2),
         "vs_floor": round(report_warm / floor_warm, 3),
         "vs_floor_cold": round(report_s[0] / floor_s[0], 3),
+        "report_workers": default_workers(),
+        "report_cpu_warm_s": round(median(report_cpu[1:]), 2),
+        "one_process_warm_s": round(alone_warm, 2),
+        "vs_floor_one_process": round(alone_warm / floor_warm, 3),
+        "one_process_agrees": same_alone,
         "runs_s": {
             "report": [round(t, 2) for t in report_s],
             "floor": [round(t, 2) for t in floor_s],
+            "one_process": [round(t, 2) for t in alone_s],
         },
         "report_peak_mb": report_peak,
-        "agree": not found,
+        "agree": not found and same_alone,
         "differences": found,
         "peak_mb": peak_mb(),
     }

@@ -349,9 +349,18 @@ def main() -> int:
         "checks": checks,
         "unjudged": {
             "cohort_vs_floor_cold": steps["cohort"]["vs_floor_cold"],
+            "cohort_vs_floor_one_process": steps["cohort"]["vs_floor_one_process"],
+            "cohort_workers": steps["cohort"]["report_workers"],
             "cohort_seconds": {
                 k: steps["cohort"][f"{k}_s"]
-                for k in ("report_cold", "report_warm", "floor_cold", "floor_warm")
+                for k in (
+                    "report_cold",
+                    "report_warm",
+                    "report_cpu_warm",
+                    "one_process_warm",
+                    "floor_cold",
+                    "floor_warm",
+                )
             },
             "verify_s_per_million_audit_entries": steps["verify"]["s_per_million_audit_entries"],
             "db_mb_per_million_scores": steps["import"]["db_mb_per_million_scores"],

@@ -8,6 +8,7 @@ store's :meth:`~stemjourney.store.Store.iter_outcome_facts`, or, for journey val
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
@@ -17,7 +18,14 @@ from stemjourney.journey._sources import JourneySource, stream
 from stemjourney.outcomes._facts import OutcomeFacts, facts_of
 from stemjourney.outcomes._schedule import Window
 
-__all__ = ["FactSource", "ScheduleSource", "Scheduled", "outcome_facts"]
+__all__ = [
+    "FactShare",
+    "FactSource",
+    "ScheduleSource",
+    "Scheduled",
+    "ShardedFactSource",
+    "outcome_facts",
+]
 
 Scheduled = tuple[str, str, str, str, str, Window, date | None]
 """One planned visit of a journey that has not ended: (journey_id, patient_id, condition,
@@ -38,6 +46,29 @@ class FactSource(Protocol):
         scores_since: datetime | None = None,
     ) -> Iterator[OutcomeFacts]:
         """The facts of every journey (or those in ``stages``, or of ``journey_ids``)."""
+        ...
+
+
+class FactShare(Protocol):
+    """A share of a source's journeys that another process can read (picklable): about
+    ``journeys`` of them."""
+
+    journeys: int
+
+    def read(
+        self, *, instrument: str | None = None
+    ) -> AbstractContextManager[tuple[object, Iterator[OutcomeFacts]]]:
+        """The head the share was read under (equal heads: the same store) and its facts."""
+        ...
+
+
+@runtime_checkable
+class ShardedFactSource(Protocol):
+    """A source whose journeys other processes can read in shares (a store in an SQLite
+    file can)."""
+
+    def outcome_fact_shards(self, parts: int) -> Sequence[FactShare]:
+        """The journeys as ``parts`` shares by id; empty when no other process can read them."""
         ...
 
 

@@ -110,21 +110,22 @@ class CohortReport:
 
 
 class _Cell:
-    """One row of one group as it fills: its values, and the sums of its changes.
+    """One row of one group as it fills: its values, and the changes and improvements of
+    those with a baseline.
 
     Each tuple of responder verdicts is counted as it comes (a journey's verdicts are
     one of few patterns), and the count of each rule is summed from them at the end.
+    Sums are taken exactly rounded (:func:`math.fsum`) at the end, so a row does not
+    depend on the order its journeys were added in, nor on how cells were merged.
     """
 
-    __slots__ = ("changes", "expected", "gain", "sq", "sum_change", "values", "verdicts")
+    __slots__ = ("deltas", "expected", "gains", "values", "verdicts")
 
     def __init__(self) -> None:
         self.values = array("d")
         self.expected = 0
-        self.changes = 0
-        self.sum_change = 0.0
-        self.gain = 0.0
-        self.sq = 0.0
+        self.deltas = array("d")
+        self.gains = array("d")
         self.verdicts: dict[tuple[bool, ...], int] = {}
 
     def add(self, value: float) -> None:
@@ -136,12 +137,18 @@ class _Cell:
     ) -> None:
         """A value with its change from ``base``, improvement ``points`` and ``verdicts``."""
         self.values.append(value)
-        delta = value - base
-        self.changes += 1
-        self.sum_change += delta
-        self.gain += points
-        self.sq += delta * delta
+        self.deltas.append(value - base)
+        self.gains.append(points)
         self.verdicts[verdicts] = self.verdicts.get(verdicts, 0) + 1
+
+    def merge(self, other: _Cell) -> None:
+        """Add what ``other`` (the same row, of other journeys) holds."""
+        self.values.extend(other.values)
+        self.expected += other.expected
+        self.deltas.extend(other.deltas)
+        self.gains.extend(other.gains)
+        for verdicts, times in other.verdicts.items():
+            self.verdicts[verdicts] = self.verdicts.get(verdicts, 0) + times
 
     def rule_counts(self, rules: int) -> list[int]:
         """How many changes met each of the ``rules`` responder rules."""
@@ -153,15 +160,17 @@ class _Cell:
 
     def row(self, label: str, day: int, labels: list[str]) -> TimePointRow:
         n = len(self.values)
+        changes = len(self.deltas)
         mean_change = sd = gain = None
-        if self.changes:
-            mean_change = self.sum_change / self.changes
-            gain = self.gain / self.changes
-            if self.changes > 1:
-                var = (self.sq - self.changes * mean_change**2) / (self.changes - 1)
-                sd = math.sqrt(max(var, 0.0))
+        if changes:
+            mean_change = math.fsum(self.deltas) / changes
+            gain = math.fsum(self.gains) / changes
+            if changes > 1:
+                mean = mean_change
+                var = math.fsum([(d - mean) * (d - mean) for d in self.deltas]) / (changes - 1)
+                sd = math.sqrt(var)
         shares = tuple(
-            (name, count / self.changes if self.changes else None)
+            (name, count / changes if changes else None)
             for name, count in zip(labels, self.rule_counts(len(labels)), strict=True)
         )
         return TimePointRow(
@@ -169,7 +178,7 @@ class _Cell:
             day,
             self.expected,
             n,
-            sum(self.values) / n if n else None,
+            math.fsum(self.values) / n if n else None,
             _median(self.values) if n else None,
             mean_change,
             sd,
@@ -195,13 +204,28 @@ class _Group:
         self.patients: set[str] = set()
         self.cells = {label: _Cell() for label in labels}
 
+    def merge(self, other: _Group) -> None:
+        """Add what ``other`` (the same group, of other journeys) holds."""
+        self.journeys += other.journeys
+        self.events += other.events
+        self.serious += other.serious
+        self.patients |= other.patients
+        for label, cell in other.cells.items():
+            self.cells[label].merge(cell)
+
+
+Folded = tuple[int, dict[tuple[str, str, str, int], _Group]]
+"""What a :class:`CohortAggregator` has folded: journeys seen, and each group's tallies."""
+
 
 class CohortAggregator:
     """Folds journeys' outcome facts into cohort outcomes one at a time.
 
     :meth:`add` takes one journey's :class:`~stemjourney.outcomes.OutcomeFacts`;
-    :meth:`report` summarises what was added. Journeys in the pipeline's void stage
-    and journeys never injected count for nothing.
+    :meth:`merge` adds what another aggregator of the same report folded (its
+    :meth:`folded`: other journeys, in another process perhaps); :meth:`report`
+    summarises what was added. Journeys in ``void`` (the pipeline's void stage) and
+    journeys never injected count for nothing.
     """
 
     def __init__(
@@ -217,6 +241,8 @@ class CohortAggregator:
         self.protocol = protocol
         self.instrument = instrument
         self.pipeline = pipeline_of(None) if pipeline is None else pipeline
+        self.void = self.pipeline.void
+        self.tz = tz
         self.fold = OutcomeFold(protocol, instrument, on=on, tz=tz)
         self.rules = self.fold.rules
         self.labels = [BASELINE, *(v.label for v in protocol.schedule)]
@@ -225,7 +251,7 @@ class CohortAggregator:
 
     def add(self, facts: OutcomeFacts) -> None:
         """Fold in one journey's facts (its scores on the report's instrument)."""
-        if self.pipeline.is_void(facts.stage):
+        if facts.stage == self.void:
             return
         cycles = self.fold.outcomes(facts)
         if not cycles:
@@ -255,6 +281,22 @@ class CohortAggregator:
                     cell.add(value)
                 else:
                     cell.add_change(value, base, gain, verdicts)
+
+    def folded(self) -> Folded:
+        """What this fold holds, as plain picklable values: what :meth:`merge` takes."""
+        return self.seen, self.groups
+
+    def merge(self, folded: Folded) -> None:
+        """Add what another fold of the same report holds (its :meth:`folded`, of journeys
+        not folded here) to this one; the report is then as if one fold had seen all."""
+        seen, groups = folded
+        self.seen += seen
+        for key, group in groups.items():
+            mine = self.groups.get(key)
+            if mine is None:
+                self.groups[key] = group
+            else:
+                mine.merge(group)
 
     def report(self) -> CohortReport:
         """The cohort report of everything folded in so far."""
@@ -287,6 +329,7 @@ def cohort_report(
     instrument: str | None = None,
     tz: tzinfo = UTC,
     small_group: int = SMALL_GROUP,
+    workers: int | None = None,
 ) -> CohortReport:
     """Cohort outcomes of every injected journey in ``store``, streamed one journey at a time.
 
@@ -294,11 +337,23 @@ def cohort_report(
     protocol's first; ``on`` (today by default) decides which visits count as due for
     follow-up completeness, and only scores measured by then count. Baselines are
     each cycle's (see "How outcomes are computed"); days are in ``tz``. Groups of
-    fewer than ``small_group`` journeys are flagged ``small``; raises
-    :class:`~stemjourney.exceptions.ValidationError` when it is not a positive integer.
+    fewer than ``small_group`` journeys are flagged ``small``.
+
+    ``workers`` is how many processes fold a store in an SQLite file at once, each a
+    share of its journeys read from the file read-only (1: this process alone; by
+    default as many as this process has cores, up to 4, for a store of 20,000
+    journeys or more). The report is the same whichever way it was folded: when a
+    write lands while the shares are read, the store is folded again in one pass.
+
+    Raises :class:`~stemjourney.exceptions.ValidationError` when ``small_group`` or
+    ``workers`` is not a positive integer.
     """
     if isinstance(small_group, bool) or not isinstance(small_group, int) or small_group < 1:
         raise ValidationError("small_group", "is not a positive integer", "1 or more journeys")
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ValidationError("workers", "is not a positive integer", "1 or more processes")
     aggregator = CohortAggregator(
         on=today() if on is None else on,
         protocol=protocol,
@@ -306,8 +361,12 @@ def cohort_report(
         pipeline=pipeline_of(store),
         tz=tz,
     )
-    for facts in outcome_facts(store, instrument=aggregator.instrument):
-        aggregator.add(facts)
+    # Loaded here: only a report that may fold on several cores needs subprocess and pickle.
+    from stemjourney.reports._cohort_shards import fold_shared
+
+    if not fold_shared(store, aggregator, workers):
+        for facts in outcome_facts(store, instrument=aggregator.instrument):
+            aggregator.add(facts)
     made = aggregator.report()
     return attrs.evolve(
         made,

@@ -39,6 +39,8 @@ _SCORES = "SELECT journey_id, version, measured_at, value FROM observations WHER
 _OF_INSTRUMENT = " AND instrument = ?"
 _BY_IDS = " AND {column} IN (SELECT value FROM json_each(?))"
 _SINCE = " AND measured_at >= ?"
+_FROM = " AND {column} >= ?"
+_BEFORE = " AND {column} < ?"
 _AMENDED = (
     "SELECT journey_id, amends FROM records WHERE amends IS NOT NULL{where} UNION ALL "
     "SELECT journey_id, amends FROM observations WHERE amends IS NOT NULL{where}"
@@ -65,6 +67,7 @@ def iter_facts(
     batch_size: int,
     scores_since: str | None = None,
     with_records: bool = True,
+    between: tuple[str | None, str | None] = (None, None),
 ) -> Iterator[OutcomeFacts]:
     """The facts of every journey (or those in ``stages`` and of ``journey_ids``), by id.
 
@@ -72,7 +75,18 @@ def iter_facts(
     and merged, so a whole store streams in one pass; ``journey_ids`` are read
     ``batch_size`` at a time. ``scores_since`` (time text) keeps the scores measured
     from then on (with ``journey_ids`` only), read through the series index.
+    ``between`` (first, stop) keeps the journeys whose id is ``first`` or later and
+    before ``stop`` (an end that is ``None`` is open), read as one range of each
+    table's journey order: a share of the store another process may read.
     """
+    first, stop = between
+    if first is not None or stop is not None:
+        where = (_FROM if first is not None else "") + (_BEFORE if stop is not None else "")
+        bounds = tuple(end for end in (first, stop) if end is not None)
+        yield from _merged(
+            conn, where, bounds, _Scores(instrument, with_scores, None, with_records)
+        )
+        return
     if journey_ids is None:
         scores = _Scores(instrument, with_scores, None, with_records)
         if stages is None:

@@ -37,6 +37,7 @@ from stemjourney.store._db import Backend, Db
 from stemjourney.store._facts import iter_facts
 from stemjourney.store._import import import_scores
 from stemjourney.store._schedule import Scheduled, iter_scheduled
+from stemjourney.store._shards import FactShard, shards_of
 from stemjourney.store._sqlite import SQLITE
 from stemjourney.store._state import Copies, Stamp, amendable, stamp, trim, working
 
@@ -559,6 +560,19 @@ class Store:
                 scores_since=since,
                 with_records=with_records,
             )
+
+    def outcome_fact_shards(self, parts: int) -> tuple[FactShard, ...]:
+        """The store's journeys as ``parts`` ranges of ids (about as many journeys each) whose
+        outcome facts another process can read from the same file, read-only: how the
+        cohort report folds a large store on several cores. Empty when no other process
+        can open the store: in memory, on a caller's connection (it may be an encrypted
+        build) or on PostgreSQL."""
+        count = v.integer("parts", parts, low=1)
+        if not self._owns or self.backend.name != "sqlite":
+            return ()
+        with self._read("outcome_fact_shards") as conn:
+            path = conn.execute("PRAGMA database_list").fetchone()[2]
+            return shards_of(cast("sqlite3.Connection", conn), path, count) if path else ()
 
     def iter_scheduled(
         self, first: date, last: date, *, pending_on: date | None = None

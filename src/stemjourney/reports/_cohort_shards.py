@@ -1,0 +1,180 @@
+"""The cohort report of a large store on several cores: shares of its journeys folded at once.
+
+A store in an SQLite file splits its journeys into shares by id
+(:meth:`Store.outcome_fact_shards <stemjourney.store.Store.outcome_fact_shards>`). Each
+share but the first goes to a worker: a fresh ``python`` running :func:`main` (never a
+fork of the caller, never a second import of the caller's main module), which gets the
+caller's import path, the share and the report's terms on its standard input as pickles,
+folds the share with :class:`~stemjourney.reports.CohortAggregator` and writes back what
+it folded (:meth:`~stemjourney.reports.CohortAggregator.folded`). This process folds the
+first share meanwhile and merges the rest. A worker that cannot start or fails leaves its
+share to this process. Every share must have been read under the same chain head, that
+is from the same store: when a write landed between the shares' reads, nothing is merged
+and the caller folds the store in one pass instead.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from datetime import date, tzinfo
+from typing import IO
+
+from stemjourney.clinical._protocol import Protocol
+from stemjourney.outcomes._sources import FactShare, ShardedFactSource
+from stemjourney.reports._cohort import CohortAggregator, Folded
+
+__all__ = ["PARALLEL_FROM", "default_workers", "fold_shared", "fold_shares", "main"]
+
+PARALLEL_FROM = 20_000
+"""The fewest journeys a store holds for the cohort report to fold it on several cores when
+the caller leaves ``workers`` to it: below it a worker's start-up outweighs its share."""
+
+MAX_WORKERS = 4
+
+Terms = tuple[date, Protocol, str, "str | None", tzinfo]
+"""What a worker needs to fold as the report does: (on, protocol, instrument, void stage, tz)."""
+
+Shared = tuple[frozenset[object], Folded]
+"""Shares' result: the heads they were read under and what was folded."""
+
+_BOOT = (
+    "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
+    "from stemjourney.reports._cohort_shards import main; sys.exit(main())"
+)
+"""A worker's first step: take the caller's import path, so it imports the same stemjourney."""
+
+
+def default_workers() -> int:
+    """The processes a large report folds on: the cores this process may run on, up to 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (platforms without affinity: macOS, Windows)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_WORKERS))
+
+
+def fold_shared(source: object, aggregator: CohortAggregator, workers: int | None) -> bool:
+    """Fold every journey of ``source`` into ``aggregator`` on ``workers`` processes
+    (``None``: :func:`default_workers`, for a store of :data:`PARALLEL_FROM` journeys or
+    more). False, with ``aggregator`` untouched, when the source cannot be shared, is too
+    small, or changed while it was read: the caller then folds it in one pass."""
+    if workers == 1 or not isinstance(source, ShardedFactSource):
+        return False
+    count = default_workers() if workers is None else workers
+    if count < 2:
+        return False
+    shares = list(source.outcome_fact_shards(_SLICES * count))
+    if len(shares) < 2 or (workers is None and sum(s.journeys for s in shares) < PARALLEL_FROM):
+        return False
+    terms: Terms = (
+        aggregator.on,
+        aggregator.protocol,
+        aggregator.instrument,
+        aggregator.void,
+        aggregator.tz,
+    )
+    mine, theirs = _dealt(shares, count)
+    try:
+        payloads = [pickle.dumps((given, terms)) for given in theirs]
+    except Exception:  # a protocol or zone of the caller's that cannot be pickled
+        return False
+    children = [_start(payload) for payload in payloads]
+    try:
+        results = [fold_shares(mine, terms)]
+        for given, child in zip(theirs, children, strict=True):
+            found = _finish(child)
+            results.append(fold_shares(given, terms) if found is None else found)
+    finally:
+        for child in children:
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.wait()
+    if len({head for heads, _ in results for head in heads}) != 1:
+        return False
+    for _, folded in results:
+        aggregator.merge(folded)
+    return True
+
+
+_SLICES = 8
+"""How many shares the store is cut into per process, so that they can be dealt unevenly."""
+
+_HEAD_START = 0.05
+"""The part of the journeys this process takes beyond an even share: what it folds while
+a worker starts (a fresh interpreter importing stemjourney)."""
+
+
+def _dealt(shares: list[FactShare], count: int) -> tuple[list[FactShare], list[list[FactShare]]]:
+    """The shares this process folds (the first, a head start more than an even part) and
+    those of each of ``count - 1`` workers (the rest, evenly, in id order)."""
+    keep = min(len(shares) - 1, max(1, round(len(shares) * (1 / count + _HEAD_START))))
+    rest = shares[keep:]
+    workers = min(count - 1, len(rest))
+    cuts = [len(rest) * n // workers for n in range(workers + 1)]
+    return shares[:keep], [rest[cuts[n] : cuts[n + 1]] for n in range(workers)]
+
+
+def fold_shares(shares: list[FactShare], terms: Terms) -> Shared:
+    """Fold ``shares`` as the report would: the heads they were read under, what was folded."""
+    on, protocol, instrument, void, tz = terms
+    aggregator = CohortAggregator(on=on, protocol=protocol, instrument=instrument, tz=tz)
+    aggregator.void = void
+    heads = set()
+    for share in shares:
+        with share.read(instrument=instrument) as (head, facts):
+            heads.add(head)
+            for one in facts:
+                aggregator.add(one)
+    return frozenset(heads), aggregator.folded()
+
+
+def _start(payload: bytes) -> subprocess.Popen[bytes] | None:
+    """A worker given the import path and ``payload``; ``None`` when none can start."""
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-P", "-c", _BOOT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+    except (OSError, ValueError):
+        return None
+    assert child.stdin is not None
+    try:
+        child.stdin.write(pickle.dumps(list(sys.path)) + payload)
+        child.stdin.close()
+    except OSError:
+        child.stdin = None
+        child.kill()
+        child.wait()
+        return None
+    child.stdin = None  # written and closed: communicate() only reads
+    return child
+
+
+def _finish(child: subprocess.Popen[bytes] | None) -> Shared | None:
+    """What ``child`` folded; ``None`` when it failed (its share is then folded here)."""
+    if child is None:
+        return None
+    out, _ = child.communicate()
+    if child.returncode != 0:
+        return None
+    try:
+        found: Shared = pickle.loads(out)
+    except Exception:
+        return None
+    return found
+
+
+def main(given: IO[bytes] | None = None, answer: IO[bytes] | None = None) -> int:
+    """A worker: read its shares and the terms (a pickle after the import path), fold the
+    shares, write what was folded as a pickle. Nothing read is ever printed."""
+    given = sys.stdin.buffer if given is None else given
+    answer = sys.stdout.buffer if answer is None else answer
+    shares, terms = pickle.load(given)
+    pickle.dump(fold_shares(shares, terms), answer, protocol=pickle.HIGHEST_PROTOCOL)
+    answer.flush()
+    return 0

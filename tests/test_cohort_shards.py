@@ -1,0 +1,247 @@
+"""The cohort report folded on several processes is the report folded in one.
+
+A store in an SQLite file lends its journeys out in shares by id; workers (fresh
+interpreters) fold shares read-only and this process merges what they folded. Whatever
+the split, the report must equal the one-pass report; a worker that cannot start or
+fails leaves its share to this process; shares read across a write are not merged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+import sqlite3
+import sys
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stemjourney import DEFAULT_PROTOCOL
+from stemjourney.demo import build_demo_clinic
+from stemjourney.exceptions import ValidationError
+from stemjourney.reports import _cohort_shards as shards
+from stemjourney.reports import cohort_report
+from stemjourney.store import Store, open_store
+from stemjourney.store._shards import FactShard
+
+TODAY = date(2026, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo clinic (amendments, adverse events, second cycles, voided journeys)."""
+    path = tmp_path_factory.mktemp("shards") / "clinic.db"
+    build_demo_clinic(path, patients=60, today=TODAY)
+    return path
+
+
+def _report(store: Store, workers: int | None, instrument: str = "nrs") -> Any:
+    return cohort_report(store, on=TODAY, instrument=instrument, workers=workers)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+@pytest.mark.parametrize("instrument", ["nrs", "koos_pain"])
+def test_a_report_folded_on_several_processes_is_the_one_folded_in_one(
+    clinic: Path, workers: int, instrument: str
+) -> None:
+    with open_store(clinic) as store:
+        alone = _report(store, 1, instrument)
+        assert alone.journeys > 0
+        assert alone.groups
+        assert _report(store, workers, instrument) == alone
+
+
+def test_the_shares_hold_every_journey_once_with_the_facts_of_one_read(clinic: Path) -> None:
+    with open_store(clinic) as store:
+        whole = list(store.iter_outcome_facts(instrument="nrs"))
+        lent = store.outcome_fact_shards(5)
+        assert len(lent) == 5
+        assert sum(share.journeys for share in lent) == len(whole)
+        read = []
+        heads = set()
+        for share in lent:
+            with share.read(instrument="nrs") as (head, facts):
+                heads.add(head)
+                read.extend(facts)
+    assert read == whole
+    assert len(heads) == 1
+
+
+def test_workers_fold_their_shares_and_this_process_only_its_own(
+    clinic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folded_here: list[int] = []
+    plain = shards.fold_shares
+
+    def counted(given: list[FactShard], terms: Any) -> Any:
+        folded_here.append(len(given))
+        return plain(given, terms)
+
+    monkeypatch.setattr(shards, "fold_shares", counted)
+    with open_store(clinic) as store:
+        alone = _report(store, 1)
+        assert _report(store, 2) == alone
+    assert len(folded_here) == 1  # its own share; the worker folded the rest
+    assert 0 < folded_here[0] < shards._SLICES * 2
+
+
+@pytest.mark.parametrize("broken", ["no interpreter", "worker fails", "worker says nonsense"])
+def test_a_share_whose_worker_fails_is_folded_here(
+    clinic: Path, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    if broken == "no interpreter":
+        monkeypatch.setattr(sys, "executable", str(clinic.parent / "no-such-python"))
+    elif broken == "worker fails":
+        monkeypatch.setattr(shards, "_BOOT", "import sys; sys.exit(3)")
+    else:
+        monkeypatch.setattr(shards, "_BOOT", "import sys; sys.stdout.write('not a pickle')")
+    folded_here: list[int] = []
+    plain = shards.fold_shares
+
+    def counted(given: list[FactShard], terms: Any) -> Any:
+        folded_here.append(len(given))
+        return plain(given, terms)
+
+    monkeypatch.setattr(shards, "fold_shares", counted)
+    with open_store(clinic) as store:
+        alone = _report(store, 1)
+        assert _report(store, 3) == alone
+    assert len(folded_here) == 3
+    assert sum(folded_here) == shards._SLICES * 3  # every share, each once
+
+
+def test_shares_read_across_a_write_are_folded_again_in_one_pass(
+    clinic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "clinic.db"
+    path.write_bytes(clinic.read_bytes())
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))  # all read here
+    reads = 0
+    plain_read = FactShard.read
+
+    def read_then_write(self: FactShard, *, instrument: str | None = None) -> Any:
+        nonlocal reads
+        reads += 1
+        if reads == 2:  # after the first share was read, another workstation writes
+            with open_store(path) as other:
+                other.add_patient("MRN-LATE", actor="desk.b")
+        return plain_read(self, instrument=instrument)
+
+    answers: list[bool] = []
+    plain_fold = shards.fold_shared
+
+    def told(*args: Any) -> bool:
+        answers.append(plain_fold(*args))
+        return answers[-1]
+
+    monkeypatch.setattr(FactShard, "read", read_then_write)
+    monkeypatch.setattr(shards, "fold_shared", told)
+    with open_store(path) as store:
+        head = store.head()
+        shared = _report(store, 2)
+        assert store.head().seq == head.seq + 1
+        assert answers == [False]  # not merged: the caller folded the store in one pass
+        monkeypatch.setattr(FactShard, "read", plain_read)
+        assert shared == _report(store, 2)
+        assert answers == [False, True]
+    assert reads == shards._SLICES * 2
+
+
+def test_a_worker_reads_its_shares_and_terms_and_writes_what_it_folded(clinic: Path) -> None:
+    with open_store(clinic) as store:
+        lent = list(store.outcome_fact_shards(3))
+    terms = (TODAY, DEFAULT_PROTOCOL, "nrs", "voided", UTC)
+    answer = io.BytesIO()
+    assert shards.main(io.BytesIO(pickle.dumps((lent[1:], terms))), answer) == 0
+    heads, folded = pickle.loads(answer.getvalue())
+    expected_heads, expected = shards.fold_shares(lent[1:], terms)
+    assert heads == expected_heads
+    assert len(heads) == 1
+    assert folded[0] == expected[0] > 0
+    assert sorted(folded[1]) == sorted(expected[1])
+
+
+def test_a_sharded_report_leaves_the_file_byte_for_byte(clinic: Path, tmp_path: Path) -> None:
+    path = tmp_path / "clinic.db"
+    path.write_bytes(clinic.read_bytes())
+    with open_store(path) as store:
+        _report(store, 1)
+        before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+        _report(store, 2)
+        after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+    assert after == before
+
+
+class _LocalZone(tzinfo):
+    """A zone of the caller's own that cannot be pickled (it is defined in a function)."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "UTC"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("not picklable")
+
+
+def test_what_cannot_be_sent_to_a_worker_is_folded_here(
+    clinic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_workers(payload: bytes) -> None:
+        raise AssertionError("no worker may start")
+
+    monkeypatch.setattr(shards, "_start", no_workers)
+    with open_store(clinic) as store:
+        zone = _LocalZone()
+        alone = cohort_report(store, on=TODAY, instrument="nrs", tz=zone, workers=1)
+        assert cohort_report(store, on=TODAY, instrument="nrs", tz=zone, workers=2) == alone
+        assert _report(store, None) == _report(store, 1)  # fewer journeys than PARALLEL_FROM
+    with open_store(":memory:") as memory:
+        assert memory.outcome_fact_shards(2) == ()
+        assert _report(memory, 2).journeys == 0
+    conn = sqlite3.connect(clinic)
+    try:
+        with open_store(conn) as theirs:  # a caller's connection: perhaps an encrypted build
+            assert theirs.outcome_fact_shards(2) == ()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("workers", [0, -1, True, 2.0, "2"])
+def test_workers_is_a_positive_integer(clinic: Path, workers: Any) -> None:
+    with open_store(clinic) as store, pytest.raises(ValidationError) as raised:
+        _report(store, workers)
+    assert raised.value.field == "workers"
+    with open_store(clinic) as store, pytest.raises(ValidationError) as raised:
+        store.outcome_fact_shards(0)
+    assert raised.value.field == "parts"
+
+
+def test_a_large_store_folds_on_the_cores_this_process_may_use(
+    clinic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert 1 <= shards.default_workers() <= shards.MAX_WORKERS
+    monkeypatch.setattr(shards, "default_workers", lambda: 2)
+    started: list[bool] = []
+    plain = shards._start
+
+    def counted(payload: bytes) -> Any:
+        child = plain(payload)
+        started.append(child is not None)
+        return child
+
+    monkeypatch.setattr(shards, "_start", counted)
+    with open_store(clinic) as store:
+        alone = _report(store, 1)
+        assert _report(store, None) == alone
+        assert started == []  # fewer journeys than PARALLEL_FROM: no worker is worth starting
+        monkeypatch.setattr(shards, "PARALLEL_FROM", 10)
+        assert _report(store, None) == alone
+    assert started == [True]
