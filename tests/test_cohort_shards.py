@@ -24,8 +24,7 @@ from stemjourney.demo import build_demo_clinic
 from stemjourney.exceptions import ValidationError
 from stemjourney.reports import _cohort_shards as shards
 from stemjourney.reports import cohort_report
-from stemjourney.store import Store, open_store
-from stemjourney.store._shards import FactShard
+from stemjourney.store import FactShard, Store, open_store
 
 TODAY = date(2026, 6, 1)
 

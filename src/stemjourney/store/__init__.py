@@ -29,6 +29,7 @@ from stemjourney.store._connect import Target, configure, connect
 from stemjourney.store._db import is_postgres
 from stemjourney.store._errors import map_errors
 from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION
+from stemjourney.store._shards import FactShard
 from stemjourney.store._store import Store
 from stemjourney.store._upgrade import prepare
 
@@ -40,6 +41,7 @@ __all__ = [
     "APPLICATION_ID",
     "SCHEMA_VERSION",
     "CopyReport",
+    "FactShard",
     "Head",
     "OutcomeFacts",
     "Problem",
