@@ -66,7 +66,7 @@ def fold_shared(source: object, aggregator: CohortAggregator, workers: int | Non
     count = default_workers() if workers is None else workers
     if count < 2:
         return False
-    shares = list(source.outcome_fact_shards(_SLICES * count))
+    shares = list(source.outcome_fact_shards(count))
     if len(shares) < 2 or (workers is None and sum(s.journeys for s in shares) < PARALLEL_FROM):
         return False
     terms: Terms = (
@@ -76,7 +76,7 @@ def fold_shared(source: object, aggregator: CohortAggregator, workers: int | Non
         aggregator.void,
         aggregator.tz,
     )
-    mine, theirs = _dealt(shares, count)
+    mine, theirs = shares[:1], [[share] for share in shares[1:]]
     try:
         payloads = [pickle.dumps((given, terms)) for given in theirs]
     except Exception:  # a protocol or zone of the caller's that cannot be pickled
@@ -97,24 +97,6 @@ def fold_shared(source: object, aggregator: CohortAggregator, workers: int | Non
     for _, folded in results:
         aggregator.merge(folded)
     return True
-
-
-_SLICES = 8
-"""How many shares the store is cut into per process, so that they can be dealt unevenly."""
-
-_HEAD_START = 0.05
-"""The part of the journeys this process takes beyond an even share: what it folds while
-a worker starts (a fresh interpreter importing stemjourney)."""
-
-
-def _dealt(shares: list[FactShare], count: int) -> tuple[list[FactShare], list[list[FactShare]]]:
-    """The shares this process folds (the first, a head start more than an even part) and
-    those of each of ``count - 1`` workers (the rest, evenly, in id order)."""
-    keep = min(len(shares) - 1, max(1, round(len(shares) * (1 / count + _HEAD_START))))
-    rest = shares[keep:]
-    workers = min(count - 1, len(rest))
-    cuts = [len(rest) * n // workers for n in range(workers + 1)]
-    return shares[:keep], [rest[cuts[n] : cuts[n + 1]] for n in range(workers)]
 
 
 def fold_shares(shares: list[FactShare], terms: Terms) -> Shared:
