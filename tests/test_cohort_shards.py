@@ -41,6 +41,19 @@ def _report(store: Store, workers: int | None, instrument: str = "nrs") -> Any:
     return cohort_report(store, on=TODAY, instrument=instrument, workers=workers)
 
 
+def _count_folds_here(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many shares each fold in this process took, one entry per fold, as it happens."""
+    folded_here: list[int] = []
+    plain = shards.fold_shares
+
+    def counted(given: list[FactShard], terms: Any) -> Any:
+        folded_here.append(len(given))
+        return plain(given, terms)
+
+    monkeypatch.setattr(shards, "fold_shares", counted)
+    return folded_here
+
+
 @pytest.mark.parametrize("workers", [2, 3])
 @pytest.mark.parametrize("instrument", ["nrs", "koos_pain"])
 def test_a_report_folded_on_several_processes_is_the_one_folded_in_one(
@@ -72,14 +85,7 @@ def test_the_shares_hold_every_journey_once_with_the_facts_of_one_read(clinic: P
 def test_workers_fold_their_shares_and_this_process_only_its_own(
     clinic: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folded_here: list[int] = []
-    plain = shards.fold_shares
-
-    def counted(given: list[FactShard], terms: Any) -> Any:
-        folded_here.append(len(given))
-        return plain(given, terms)
-
-    monkeypatch.setattr(shards, "fold_shares", counted)
+    folded_here = _count_folds_here(monkeypatch)
     with open_store(clinic) as store:
         alone = _report(store, 1)
         assert _report(store, 2) == alone
@@ -97,14 +103,7 @@ def test_a_share_whose_worker_fails_is_folded_here(
         monkeypatch.setattr(shards, "_BOOT", "import sys; sys.exit(3)")
     else:
         monkeypatch.setattr(shards, "_BOOT", "import sys; sys.stdout.write('not a pickle')")
-    folded_here: list[int] = []
-    plain = shards.fold_shares
-
-    def counted(given: list[FactShard], terms: Any) -> Any:
-        folded_here.append(len(given))
-        return plain(given, terms)
-
-    monkeypatch.setattr(shards, "fold_shares", counted)
+    folded_here = _count_folds_here(monkeypatch)
     with open_store(clinic) as store:
         alone = _report(store, 1)
         assert _report(store, 3) == alone

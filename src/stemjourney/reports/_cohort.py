@@ -166,8 +166,7 @@ class _Cell:
             mean_change = math.fsum(self.deltas) / changes
             gain = math.fsum(self.gains) / changes
             if changes > 1:
-                mean = mean_change
-                var = math.fsum([(d - mean) * (d - mean) for d in self.deltas]) / (changes - 1)
+                var = math.fsum([(d - mean_change) ** 2 for d in self.deltas]) / (changes - 1)
                 sd = math.sqrt(var)
         shares = tuple(
             (name, count / changes if changes else None)

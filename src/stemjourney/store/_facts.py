@@ -80,16 +80,13 @@ def iter_facts(
     table's journey order: a share of the store another process may read.
     """
     first, stop = between
-    if first is not None or stop is not None:
-        where = (_FROM if first is not None else "") + (_BEFORE if stop is not None else "")
-        bounds = tuple(end for end in (first, stop) if end is not None)
-        yield from _merged(
-            conn, where, bounds, _Scores(instrument, with_scores, None, with_records)
-        )
-        return
     if journey_ids is None:
         scores = _Scores(instrument, with_scores, None, with_records)
-        if stages is None:
+        if first is not None or stop is not None:
+            where = (_FROM if first is not None else "") + (_BEFORE if stop is not None else "")
+            bounds = tuple(end for end in (first, stop) if end is not None)
+            yield from _merged(conn, where, bounds, scores)
+        elif stages is None:
             yield from _merged(conn, "", (), scores)
         else:
             yield from _merged(conn, _IN_STAGES, (json.dumps(list(stages)),), scores)
