@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from stemjourney import DEFAULT_PROTOCOL
+from stemjourney import DEFAULT_PROTOCOL, _workers
 from stemjourney.demo import build_demo_clinic
 from stemjourney.exceptions import ValidationError
 from stemjourney.reports import _cohort_shards as shards
@@ -100,9 +100,9 @@ def test_a_share_whose_worker_fails_is_folded_here(
     if broken == "no interpreter":
         monkeypatch.setattr(sys, "executable", str(clinic.parent / "no-such-python"))
     elif broken == "worker fails":
-        monkeypatch.setattr(shards, "_BOOT", "import sys; sys.exit(3)")
+        monkeypatch.setattr(_workers, "_BOOT", "import sys; sys.exit(3)")
     else:
-        monkeypatch.setattr(shards, "_BOOT", "import sys; sys.stdout.write('not a pickle')")
+        monkeypatch.setattr(_workers, "_BOOT", "import sys; sys.stdout.write('not a pickle')")
     folded_here = _count_folds_here(monkeypatch)
     with open_store(clinic) as store:
         alone = _report(store, 1)
@@ -192,10 +192,10 @@ class _LocalZone(tzinfo):
 def test_what_cannot_be_sent_to_a_worker_is_folded_here(
     clinic: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_workers(payload: bytes) -> None:
+    def no_workers(module: str, payload: bytes) -> None:
         raise AssertionError("no worker may start")
 
-    monkeypatch.setattr(shards, "_start", no_workers)
+    monkeypatch.setattr(_workers, "start", no_workers)
     with open_store(clinic) as store:
         zone = _LocalZone()
         alone = cohort_report(store, on=TODAY, instrument="nrs", tz=zone, workers=1)
@@ -225,17 +225,17 @@ def test_workers_is_a_positive_integer(clinic: Path, workers: Any) -> None:
 def test_a_large_store_folds_on_the_cores_this_process_may_use(
     clinic: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert 1 <= shards.default_workers() <= shards.MAX_WORKERS
+    assert 1 <= shards.default_workers() <= _workers.MAX_WORKERS
     monkeypatch.setattr(shards, "default_workers", lambda: 2)
     started: list[bool] = []
-    plain = shards._start
+    plain = _workers.start
 
-    def counted(payload: bytes) -> Any:
-        child = plain(payload)
+    def counted(module: str, payload: bytes) -> Any:
+        child = plain(module, payload)
         started.append(child is not None)
         return child
 
-    monkeypatch.setattr(shards, "_start", counted)
+    monkeypatch.setattr(_workers, "start", counted)
     with open_store(clinic) as store:
         alone = _report(store, 1)
         assert _report(store, None) == alone

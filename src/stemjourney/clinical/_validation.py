@@ -128,6 +128,14 @@ def integer(field: str, value: object, *, low: int | None = None, high: int | No
     return int(number(field, value, low=low, high=high, integer=True))
 
 
+def processes(field: str, value: object) -> int | None:
+    """Return ``value`` as a number of processes (a whole number of 1 or more, not a bool),
+    or ``None``: the library chooses."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValidationError(field, "is not a positive integer", "1 or more processes")
+    return value
+
+
 def optional_number(
     field: str, value: object, *, low: float | None = None, high: float | None = None
 ) -> float | None:

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from stemjourney.clinical._protocol import DEFAULT_PROTOCOL, Protocol
+from stemjourney.clinical._validation import processes
 from stemjourney.exceptions import ValidationError
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.journey._sources import JourneySource, pipeline_of
@@ -349,10 +350,7 @@ def cohort_report(
     """
     if isinstance(small_group, bool) or not isinstance(small_group, int) or small_group < 1:
         raise ValidationError("small_group", "is not a positive integer", "1 or more journeys")
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
-        raise ValidationError("workers", "is not a positive integer", "1 or more processes")
+    processes("workers", workers)
     aggregator = CohortAggregator(
         on=today() if on is None else on,
         protocol=protocol,

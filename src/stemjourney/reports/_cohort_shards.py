@@ -2,10 +2,9 @@
 
 A store in an SQLite file splits its journeys into shares by id
 (:meth:`Store.outcome_fact_shards <stemjourney.store.Store.outcome_fact_shards>`). Each
-share but the first goes to a worker: a fresh ``python`` running :func:`main` (never a
-fork of the caller, never a second import of the caller's main module), which gets the
-caller's import path, the share and the report's terms on its standard input as pickles,
-folds the share with :class:`~stemjourney.reports.CohortAggregator` and writes back what
+share but the first goes to a worker (:mod:`stemjourney._workers`: a fresh ``python``
+running :func:`main`), which gets the share and the report's terms as a pickle, folds the
+share with :class:`~stemjourney.reports.CohortAggregator` and writes back what
 it folded (:meth:`~stemjourney.reports.CohortAggregator.folded`). This process folds the
 first share meanwhile and merges the rest. A worker that cannot start or fails leaves its
 share to this process. Every share must have been read under the same chain head, that
@@ -15,13 +14,11 @@ and the caller folds the store in one pass instead.
 
 from __future__ import annotations
 
-import os
 import pickle
-import subprocess
-import sys
 from datetime import date, tzinfo
 from typing import IO
 
+from stemjourney import _workers
 from stemjourney.clinical._protocol import Protocol
 from stemjourney.outcomes._sources import FactShare, ShardedFactSource
 from stemjourney.reports._cohort import CohortAggregator, Folded
@@ -32,28 +29,16 @@ PARALLEL_FROM = 20_000
 """The fewest journeys a store holds for the cohort report to fold it on several cores when
 the caller leaves ``workers`` to it: below it a worker's start-up outweighs its share."""
 
-MAX_WORKERS = 4
-
 Terms = tuple[date, Protocol, str, "str | None", tzinfo]
 """What a worker needs to fold as the report does: (on, protocol, instrument, void stage, tz)."""
 
 Shared = tuple[frozenset[object], Folded]
 """Shares' result: the heads they were read under and what was folded."""
 
-_BOOT = (
-    "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
-    "from stemjourney.reports._cohort_shards import main; sys.exit(main())"
-)
-"""A worker's first step: take the caller's import path, so it imports the same stemjourney."""
-
 
 def default_workers() -> int:
     """The processes a large report folds on: the cores this process may run on, up to 4."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover (platforms without affinity: macOS, Windows)
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_WORKERS))
+    return _workers.default_workers()
 
 
 def fold_shared(source: object, aggregator: CohortAggregator, workers: int | None) -> bool:
@@ -81,17 +66,14 @@ def fold_shared(source: object, aggregator: CohortAggregator, workers: int | Non
         payloads = [pickle.dumps((given, terms)) for given in theirs]
     except Exception:  # a protocol or zone of the caller's that cannot be pickled
         return False
-    children = [_start(payload) for payload in payloads]
+    children = [_workers.start(__name__, payload) for payload in payloads]
     try:
         results = [fold_shares(mine, terms)]
         for given, child in zip(theirs, children, strict=True):
-            found = _finish(child)
+            found = _workers.finish(child)
             results.append(fold_shares(given, terms) if found is None else found)
     finally:
-        for child in children:
-            if child is not None and child.poll() is None:
-                child.kill()
-                child.wait()
+        _workers.stop(children)
     if len({head for heads, _ in results for head in heads}) != 1:
         return False
     for _, folded in results:
@@ -113,50 +95,7 @@ def fold_shares(shares: list[FactShare], terms: Terms) -> Shared:
     return frozenset(heads), aggregator.folded()
 
 
-def _start(payload: bytes) -> subprocess.Popen[bytes] | None:
-    """A worker given the import path and ``payload``; ``None`` when none can start."""
-    try:
-        child = subprocess.Popen(
-            [sys.executable, "-P", "-c", _BOOT],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-    except (OSError, ValueError):
-        return None
-    assert child.stdin is not None
-    try:
-        child.stdin.write(pickle.dumps(list(sys.path)) + payload)
-        child.stdin.close()
-    except OSError:
-        child.stdin = None
-        child.kill()
-        child.wait()
-        return None
-    child.stdin = None  # written and closed: communicate() only reads
-    return child
-
-
-def _finish(child: subprocess.Popen[bytes] | None) -> Shared | None:
-    """What ``child`` folded; ``None`` when it failed (its share is then folded here)."""
-    if child is None:
-        return None
-    out, _ = child.communicate()
-    if child.returncode != 0:
-        return None
-    try:
-        found: Shared = pickle.loads(out)
-    except Exception:
-        return None
-    return found
-
-
 def main(given: IO[bytes] | None = None, answer: IO[bytes] | None = None) -> int:
     """A worker: read its shares and the terms (a pickle after the import path), fold the
     shares, write what was folded as a pickle. Nothing read is ever printed."""
-    given = sys.stdin.buffer if given is None else given
-    answer = sys.stdout.buffer if answer is None else answer
-    shares, terms = pickle.load(given)
-    pickle.dump(fold_shares(shares, terms), answer, protocol=pickle.HIGHEST_PROTOCOL)
-    answer.flush()
-    return 0
+    return _workers.serve(lambda task: fold_shares(*task), given, answer)

@@ -23,7 +23,7 @@ from stemjourney.store._errors import map_errors
 from stemjourney.store._facts import iter_facts
 from stemjourney.store._writes import last_entry
 
-__all__ = ["FactShard", "shards_of"]
+__all__ = ["FactShard", "ranges_of", "shards_of"]
 
 _IDS = "SELECT id FROM journeys ORDER BY id LIMIT 1 OFFSET ?"
 
@@ -73,9 +73,11 @@ def _mapped(facts: Iterator[OutcomeFacts]) -> Iterator[OutcomeFacts]:
         yield from facts
 
 
-def shards_of(conn: sqlite3.Connection, path: str, parts: int) -> tuple[FactShard, ...]:
-    """The journeys of the store at ``path`` (``conn`` open on it) as ``parts`` ranges of
-    about as many journeys each, in id order."""
+def ranges_of(
+    conn: sqlite3.Connection, parts: int
+) -> tuple[tuple[str | None, str | None, int], ...]:
+    """The store's journeys as ``parts`` ranges (first, stop, how many) of about as many
+    journeys each, in id order; an end that is ``None`` is open."""
     count = conn.execute("SELECT count(*) FROM journeys").fetchone()[0]
     parts = max(1, min(parts, count))
     cuts: list[str | None] = [None]
@@ -83,6 +85,11 @@ def shards_of(conn: sqlite3.Connection, path: str, parts: int) -> tuple[FactShar
         cuts.append(conn.execute(_IDS, (count * n // parts,)).fetchone()[0])
     cuts.append(None)
     return tuple(
-        FactShard(path, cuts[n], cuts[n + 1], count * (n + 1) // parts - count * n // parts)
-        for n in range(parts)
+        (cuts[n], cuts[n + 1], count * (n + 1) // parts - count * n // parts) for n in range(parts)
     )
+
+
+def shards_of(conn: sqlite3.Connection, path: str, parts: int) -> tuple[FactShard, ...]:
+    """The journeys of the store at ``path`` (``conn`` open on it) as ``parts`` ranges of
+    about as many journeys each, in id order."""
+    return tuple(FactShard(path, *bounds) for bounds in ranges_of(conn, parts))

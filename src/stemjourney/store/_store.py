@@ -568,11 +568,11 @@ class Store:
         can open the store: in memory, on a caller's connection (it may be an encrypted
         build) or on PostgreSQL."""
         count = v.integer("parts", parts, low=1)
-        if not self._owns or self.backend.name != "sqlite":
+        path = self._file()
+        if path is None:
             return ()
         with self._read("outcome_fact_shards") as conn:
-            path = conn.execute("PRAGMA database_list").fetchone()[2]
-            return shards_of(cast("sqlite3.Connection", conn), path, count) if path else ()
+            return shards_of(cast("sqlite3.Connection", conn), path, count)
 
     def iter_scheduled(
         self, first: date, last: date, *, pending_on: date | None = None
@@ -610,7 +610,11 @@ class Store:
             pass
 
     def verify(
-        self, *, expected_head: Head | str | None = None, replay: bool = False
+        self,
+        *,
+        expected_head: Head | str | None = None,
+        replay: bool = False,
+        workers: int | None = None,
     ) -> VerifyReport:
         """Check everything the store promises; never raises on a damaged file.
 
@@ -621,16 +625,40 @@ class Store:
         the file (see :meth:`head`). With ``replay`` every journey is also replayed
         through the engine, checking each move's guards again. Returns a
         :class:`VerifyReport`, empty (falsy) when all is well.
+
+        ``workers`` is how many processes check the journeys of a store in an SQLite file
+        at once, each a range of them read from the file read-only; ``None`` leaves it
+        to the library: the cores this process may use (up to 4) for a store of 20,000
+        journeys or more, one process below. The report is the same whatever the number.
+        Raises :class:`~stemjourney.exceptions.ValidationError` when ``workers`` is not a
+        positive integer.
         """
         from stemjourney.store._verify import verify
 
         self._here()
+        v.processes("workers", workers)
         head = Head.parse(expected_head) if isinstance(expected_head, str) else expected_head
         if self._writable:
             self._seal(self._conn, "verify")
         return verify(
-            self._conn, self.backend, self.engine, self._chain, expected_head=head, replay=replay
+            self._conn,
+            self.backend,
+            self.engine,
+            self._chain,
+            expected_head=head,
+            replay=replay,
+            path=self._file(),
+            workers=workers,
         )
+
+    def _file(self) -> str | None:
+        """The SQLite file this store opened (another process can open it too), if any."""
+        self._here()
+        if not self._owns or self.backend.name != "sqlite":
+            return None
+        with self.backend.errors("verify"):
+            found = self._conn.execute("PRAGMA database_list").fetchone()[2]
+        return str(found) if found else None
 
     def backup(self, path: str | os.PathLike[str]) -> None:
         """Copy the database to ``path`` with SQLite's backup API (an owner-only file, also

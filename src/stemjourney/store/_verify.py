@@ -22,7 +22,8 @@ from stemjourney.store._db import Backend, Db, stream
 from stemjourney.store._schema import SCHEMA_VERSION
 from stemjourney.store._tables import AUDIT, JOURNEYS, STORE_META
 from stemjourney.store._upgrade import UPGRADES
-from stemjourney.store._verify_rows import COVERS, Covered, scan_patients, scan_rows
+from stemjourney.store._verify_rows import COVERS, Covered, scan_patients
+from stemjourney.store._verify_shards import scan_journeys
 from stemjourney.store._writes import ACTIONS
 
 __all__ = ["Problem", "VerifyReport", "verify"]
@@ -291,8 +292,12 @@ def verify(
     *,
     expected_head: Head | None = None,
     replay: bool = False,
+    path: str | None = None,
+    workers: int | None = None,
 ) -> VerifyReport:
-    """Check everything the store promises; see :class:`VerifyReport`."""
+    """Check everything the store promises; see :class:`VerifyReport`. The journeys of an
+    SQLite file at ``path`` are checked on ``workers`` processes
+    (:func:`._verify_shards.scan_journeys`)."""
     for raw in (False, True):  # text decoded as usual; as stored when some is not UTF-8
         run = _Run(conn, backend, engine, chain)
         with backend.snapshot(conn, raw):
@@ -304,12 +309,14 @@ def verify(
             updated = (
                 run.step(
                     "journeys",
-                    scan_rows,
+                    scan_journeys,
                     conn,
                     engine.pipeline,
                     engine.protocol,
                     covered,
                     run.found,
+                    path,
+                    1 if raw else workers,
                 )
                 or {}
             )

@@ -39,7 +39,7 @@ from stemjourney.store._tables import (
     TRANSITIONS,
 )
 
-__all__ = ["COVERS", "Covered", "Found", "scan_rows"]
+__all__ = ["COVERS", "Covered", "Found", "Taken", "scan_rows"]
 
 Found = Callable[[str, str | None, str | None, str], None]
 """Report a problem: (table, row, column, what)."""
@@ -53,6 +53,13 @@ COVERS = {
     PATIENT_ERASURES.name: 32,
 }
 """The bit of each table in :attr:`Covered.kinds`."""
+_TABLE_OF = {bit: table for table, bit in COVERS.items()}
+
+Taken = tuple["array[int]", bytearray, "array[int]", "array[int]", list[str | None], bytes]
+"""The entries one :class:`Covered` took: (their ids in the order it took them; its digests,
+kinds and counts by id; the owner and the bit of the first table of each one taken), as
+:meth:`Covered.merge` reads them."""
+
 
 _FIRST = itemgetter(0)
 _DECODE = json.JSONDecoder().decode
@@ -78,6 +85,8 @@ class Covered:
         self.kinds = array("B", bytes(size))
         self.counts = array("l", bytes(8 * size))
         self.owners: list[str | None] = [None] * size
+        self.taken = array("q")
+        self.leads = bytearray()
 
     def add(
         self, seq: Any, owner: str, parts: list[tuple[str, Sequence[Any]]], found: Found
@@ -96,6 +105,46 @@ class Covered:
         self.kinds[seq] = mask
         self.counts[seq] = len(parts)
         self.owners[seq] = owner
+        self.taken.append(seq)
+        self.leads.append(COVERS[parts[0][0]])
+
+    def took(self) -> Taken:
+        """The entries this took, for another :class:`Covered`'s :meth:`merge`."""
+        owners = self.owners
+        return (
+            self.taken,
+            self.digests,
+            self.kinds,
+            self.counts,
+            [owners[seq] for seq in self.taken],
+            bytes(self.leads),
+        )
+
+    def merge(self, taken: Taken, found: Found) -> None:
+        """Take the entries another :class:`Covered` of the same audit log (as many entries)
+        took (its :meth:`took`), as if their rows had been added here, in the same order."""
+        ids, digests, kinds, counts, owners, leads = taken
+        mine_kinds, mine_digests, mine_counts, mine_owners = (
+            self.kinds,
+            self.digests,
+            self.counts,
+            self.owners,
+        )
+        for n, seq in enumerate(ids):
+            if mine_kinds[seq]:
+                found(
+                    _TABLE_OF[leads[n]],
+                    owners[n],
+                    "audit_id",
+                    "names an audit entry another row group has",
+                )
+            else:
+                mine_kinds[seq] = kinds[seq]
+                mine_counts[seq] = counts[seq]
+                mine_owners[seq] = owners[n]
+                mine_digests[32 * seq : 32 * seq + 32] = digests[32 * seq : 32 * seq + 32]
+                self.taken.append(seq)
+                self.leads.append(leads[n])
 
     def set_digest(self, seq: int, digest: bytes, owner: str) -> None:
         """Record a digest kept for rows that are gone (an erased patient's row)."""
@@ -106,8 +155,16 @@ class Covered:
             self.owners[seq] = owner
 
 
-def _stream(conn: Db, sql: str) -> Iterator[tuple[Any, Iterator[Any]]]:
-    return groupby(stream(conn, sql), _FIRST)
+def _stream(conn: Db, sql: str, bounds: Sequence[str]) -> Iterator[tuple[Any, Iterator[Any]]]:
+    return groupby(stream(conn, sql, bounds), _FIRST)
+
+
+def _range(column: str, first: str | None, stop: str | None) -> str:
+    """The WHERE of the rows whose ``column`` is ``first`` or later and before ``stop``."""
+    ends = ([f"{column} >= ?"] if first is not None else []) + (
+        [f"{column} < ?"] if stop is not None else []
+    )
+    return " AND ".join(ends)
 
 
 def _time(text: object) -> bool:
@@ -287,14 +344,21 @@ def scan_rows(
     protocol: Protocol,
     covered: Covered,
     found: Found,
+    between: tuple[str | None, str | None] = (None, None),
 ) -> dict[str, tuple[int, str]]:
     """Check every journey's rows and digest them; return each journey's (last_audit_id,
-    updated_at)."""
-    journeys = stream(conn, JOURNEYS.select(order="id"))
-    moves = _stream(conn, TRANSITIONS.select(order="journey_id, seq"))
-    records = _stream(conn, RECORDS.select(order="journey_id, version"))
-    scores = _stream(conn, OBSERVATIONS.select(order="journey_id, version"))
-    planned = _stream(conn, SCHEDULE.select(order="journey_id, cycle, time_point"))
+    updated_at). ``between`` (first, stop) keeps the journeys, and the rows naming a
+    journey, whose id is ``first`` or later and before ``stop`` (``None``: that end open)."""
+    first, stop = between
+    bounds = tuple(end for end in between if end is not None)
+    of_journey = _range("journey_id", first, stop)
+    journeys = stream(conn, JOURNEYS.select(_range("id", first, stop), order="id"), bounds)
+    moves = _stream(conn, TRANSITIONS.select(of_journey, order="journey_id, seq"), bounds)
+    records = _stream(conn, RECORDS.select(of_journey, order="journey_id, version"), bounds)
+    scores = _stream(conn, OBSERVATIONS.select(of_journey, order="journey_id, version"), bounds)
+    planned = _stream(
+        conn, SCHEDULE.select(of_journey, order="journey_id, cycle, time_point"), bounds
+    )
     heads: dict[str, Any] = {
         "t": next(moves, None),
         "r": next(records, None),
