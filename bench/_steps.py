@@ -334,10 +334,12 @@ def verify(work: Path, size: dict[str, Any]) -> dict[str, Any]:
 
     The file is read through once first, so the operating system's cache holds it for
     both. Then ``max(2, repeat)`` rounds, the library first in one round and the floor
-    first in the next: a store is opened and verifies twice (cold: the first run after
-    opening; warm: the run after it), then a plain connection reads twice, or the other
-    way round. A ratio is the median of the rounds' ratios of wall time (``_cpu``: of
-    the process's CPU time, less moved by other work on a shared machine). Beside them,
+    first in the next: a store is opened and verifies three times (cold: the first run
+    after opening; warm: the run after it; both on this machine's cores, as a caller's
+    verify() is by default; then ``workers=1``, checked equal: ``vs_floor_one_process``
+    against the warm floor), then a plain connection reads twice, or the other way round.
+    A ratio is the median of the rounds' ratios of wall time (``_cpu``: of the CPU time
+    of this process and its workers, less moved by other work on a shared machine). Beside them,
     SQLite's own check that verify runs (``quick_check``), and ``foreign_key_check``, which
     it no longer runs (its row pass follows every reference but a journey's patient, which
     one query checks), timed alone on a plain connection: part of verify's time that the
@@ -347,25 +349,35 @@ def verify(work: Path, size: dict[str, Any]) -> dict[str, Any]:
     with path.open("rb") as whole:
         while whole.read(1 << 24):
             pass
-    runs: dict[str, list[float]] = {"cold": [], "warm": [], "floor_cold": [], "floor_warm": []}
+    runs: dict[str, list[float]] = {
+        "cold": [],
+        "warm": [],
+        "one_process": [],
+        "floor_cold": [],
+        "floor_warm": [],
+    }
     cpu: dict[str, list[float]] = {k: [] for k in runs}
     report: Any = None
+    same_alone = True
     rows: dict[str, int] = {}
     for turn in range(max(2, size["repeat"])):
         for side in ("library", "floor") if turn % 2 == 0 else ("floor", "library"):
             if side == "library":
                 with open_store(path) as store:
-                    for kind in ("cold", "warm"):
-                        began = time.process_time()
-                        seconds, report = timed(store.verify)
-                        cpu[kind].append(time.process_time() - began)
+                    for kind in ("cold", "warm", "one_process"):
+                        began = os.times()
+                        workers = 1 if kind == "one_process" else None
+                        seconds, found = timed(lambda w=workers: store.verify(workers=w))
+                        cpu[kind].append(_cpu_since(began))
                         runs[kind].append(seconds)
+                        same_alone = same_alone and (report is None or found == report)
+                        report = found
             else:
                 conn = sqlite3.connect(path, isolation_level=None)
                 for kind in ("floor_cold", "floor_warm"):
-                    began = time.process_time()
+                    began = os.times()
                     seconds, rows = timed(lambda c=conn: _refs.verify_floor(c))
-                    cpu[kind].append(time.process_time() - began)
+                    cpu[kind].append(_cpu_since(began))
                     runs[kind].append(seconds)
                 conn.close()
     checks_conn = sqlite3.connect(path, isolation_level=None)
@@ -388,6 +400,9 @@ def verify(work: Path, size: dict[str, Any]) -> dict[str, Any]:
         **{f"{k}_s": round(median(v), 2) for k, v in runs.items()},
         "vs_floor_cold": ratio("cold", "floor_cold"),
         "vs_floor": ratio("warm", "floor_warm"),
+        "workers": default_workers(),
+        "vs_floor_one_process": ratio("one_process", "floor_warm"),
+        "one_process_agrees": same_alone,
         "runs_s": {k: [round(t, 2) for t in v] for k, v in runs.items()},
         "cpu_s": {k: [round(t, 2) for t in v] for k, v in cpu.items()},
         "vs_floor_cpu": ratio("warm", "floor_warm", cpu),

@@ -150,8 +150,10 @@ def _store_unjudged(steps: dict[str, Any]) -> dict[str, Any]:
     sizes = ("10", "100", "1000")
     return {
         "verify_seconds": {
-            k: verify[f"{k}_s"] for k in ("cold", "warm", "floor_cold", "floor_warm")
+            k: verify[f"{k}_s"] for k in ("cold", "warm", "one_process", "floor_cold", "floor_warm")
         },
+        "verify_workers": verify["workers"],
+        "verify_vs_floor_one_process": verify["vs_floor_one_process"],
         "verify_sqlite_checks_s": verify["sqlite_checks_s"],
         "verify_vs_floor_cpu": {
             "warm": verify["vs_floor_cpu"],
@@ -331,6 +333,7 @@ def main() -> int:
         "cohort_agrees_with_sql": steps["cohort"]["agree"],
         "worklist_agrees_with_sql": steps["worklist"]["agree"],
         "verify_ok": steps["verify"]["ok"],
+        "verify_one_process_agrees": steps["verify"]["one_process_agrees"],
         "written_verify_ok": steps["written"]["written"]["verify_ok"],
         "cold_move_verify_ok": steps["cold_move"]["verify_ok"],
         "cold_move_same_statements": not any(
