@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 import stemjourney as sj
 from stemjourney.clinical._codec import parse_time, time_text
-from stemjourney.outcomes import CycleFacts, OutcomeFacts, OutcomeFold, TextDays
-from stemjourney.outcomes._fold import CycleOutcome, LookbackStarts
+from stemjourney.outcomes import CycleFacts, OutcomeFacts, OutcomeFold, TextDays, time_point_score
+from stemjourney.outcomes._fold import CycleOutcome, LookbackStarts, nearest_day
 
 MOMENTS = st.datetimes(
     min_value=datetime(1000, 1, 1), max_value=datetime(9000, 1, 1), timezones=st.just(UTC)
@@ -277,3 +277,18 @@ def test_outcomes_are_what_cycles_gives_of_scores_recorded_out_of_order() -> Non
     (cycle,) = fold.cycles(facts)
     assert cycle.baseline == 7
     assert fold.outcomes(facts) == [as_counted(cycle, date(2026, 1, 1))]
+
+
+@given(
+    days=st.lists(st.integers(0, 40), max_size=12).map(sorted),
+    due=st.integers(-5, 45),
+    ends=st.tuples(st.integers(0, 12), st.integers(0, 12)),
+)
+def test_the_nearest_day_by_bisection_is_the_time_point_rule(
+    days: list[int], due: int, ends: tuple[int, int]
+) -> None:
+    """The fold's bisecting pick is ``time_point_score`` of the span: the day nearest the
+    due day, the earlier on a tie (repeated days included), none in an empty span."""
+    lo, hi = sorted(min(end, len(days)) for end in ends)
+    pick = time_point_score(due, days[lo:hi])
+    assert nearest_day(days, due, lo, hi) == (None if pick is None else lo + pick)

@@ -344,13 +344,11 @@ class OutcomeFold:
         judged = self._judged if base is not None and self._direction is not None else None
         for label, due, opens, closes, due_by_now in slots:
             first = bisect_left(days, opens, lo, hi)
-            pick = None
-            if first < hi:  # a score on or after the day the window opens
-                pick = time_point_score(due, days[first : bisect_right(days, closes, first, hi)])
-            if pick is None:
+            at = nearest_day(days, due, first, bisect_right(days, closes, first, hi))
+            if at is None:
                 out.append((label, due_by_now, None, None, ()))
                 continue
-            value = values[first + pick]
+            value = values[at]
             if judged is None or base is None:
                 out.append((label, due_by_now, value, None, ()))
                 continue
@@ -415,6 +413,22 @@ class OutcomeFold:
         days = sorted({d for d in (day(at) for at, _ in facts.scores) if d <= on})
         for window in self.windows_of(facts):
             yield VisitFacts(window, visit_status(window, first_score_on(window, days), on))
+
+
+def nearest_day(days: list[int], due: int, lo: int, hi: int) -> int | None:
+    """:func:`~stemjourney.outcomes.time_point_score` of the rising ``days[lo:hi]``, by
+    bisection, as an index of ``days``: the first of the days nearest ``due``, the earlier
+    one on a tie; ``None`` when the span is empty (``tests/test_fold_forms.py`` checks it
+    equal to ``time_point_score``)."""
+    if hi - lo <= 1:
+        return lo if lo < hi else None
+    above = bisect_left(days, due, lo, hi)
+    if above == lo:
+        return lo
+    below = days[above - 1]
+    if above < hi and days[above] - due < due - below:
+        return above
+    return bisect_left(days, below, lo, above)
 
 
 def _time(score: tuple[str, float]) -> str:
