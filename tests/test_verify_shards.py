@@ -9,6 +9,9 @@ start, fails, or read under another chain head leaves its range to this process.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import pickle
 import shutil
 import sqlite3
 import sys
@@ -24,6 +27,8 @@ from stemjourney.demo import build_demo_clinic
 from stemjourney.exceptions import ValidationError
 from stemjourney.store import VerifyReport, open_store
 from stemjourney.store import _verify_shards as shards
+from stemjourney.store._shards import ranges_of
+from stemjourney.store._verify_rows import Covered, scan_rows
 from test_store_verify import _cases, tamper
 
 TODAY = date(2026, 6, 1)
@@ -234,3 +239,48 @@ def test_workers_is_a_positive_integer(clinic: Path, workers: Any) -> None:
     with open_store(clinic) as store, pytest.raises(ValidationError) as raised:
         store.verify(workers=workers)
     assert raised.value.field == "workers"
+
+
+def test_a_worker_checks_its_range_and_answers_what_one_pass_finds_there(clinic: Path) -> None:
+    """The worker's own code, run here: its range's problems, digests and last entries are
+    what this process's row pass finds over the same range."""
+    conn = sqlite3.connect(clinic)
+    try:
+        first, stop, _ = ranges_of(conn, 2)[1]
+        last = conn.execute("SELECT max(id) FROM audit_log").fetchone()[0]
+        with open_store(clinic) as store:
+            pipeline, protocol = store.engine.pipeline, store.engine.protocol
+        here = Covered(last)
+        problems: list[tuple[Any, ...]] = []
+        updated = scan_rows(
+            conn, pipeline, protocol, here, lambda *p: problems.append(p), (first, stop)
+        )
+    finally:
+        conn.close()
+    task = (str(clinic), first, stop, pipeline, protocol, last)
+    answer = io.BytesIO()
+    assert shards.main(io.BytesIO(pickle.dumps(task)), answer) == 0
+    head, found, theirs, taken = pickle.loads(answer.getvalue())
+    with open_store(clinic) as store:
+        assert head == (store.head().seq, bytes.fromhex(store.head().hash))
+    assert found == problems == []
+    assert theirs == updated
+    assert len(taken[0]) == len(here.taken) > 0
+    merged = Covered(last)
+    merged.merge(taken, lambda *p: problems.append(p))
+    assert problems == []
+    assert bytes(merged.digests) == bytes(here.digests)
+    assert merged.owners == here.owners
+
+
+def test_verify_on_several_processes_leaves_the_file_byte_for_byte(
+    clinic: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "clinic.db"
+    path.write_bytes(clinic.read_bytes())
+    with open_store(path) as store:
+        store.verify(workers=1)
+        before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+        assert store.verify(workers=3).ok
+        after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+    assert after == before
