@@ -93,12 +93,27 @@ def test_workers_fold_their_shares_and_this_process_only_its_own(
     assert folded_here == [1]
 
 
-@pytest.mark.parametrize("broken", ["no interpreter", "worker fails", "worker says nonsense"])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "no interpreter",
+        "no executable",
+        "worker fails",
+        "worker says nonsense",
+        "worker never answers",
+    ],
+)
 def test_a_share_whose_worker_fails_is_folded_here(
     clinic: Path, monkeypatch: pytest.MonkeyPatch, broken: str
 ) -> None:
     if broken == "no interpreter":
         monkeypatch.setattr(sys, "executable", str(clinic.parent / "no-such-python"))
+    elif broken == "no executable":
+        monkeypatch.setattr(sys, "executable", None)
+    elif broken == "worker never answers":
+        monkeypatch.setattr(_workers, "_BOOT", "import time; time.sleep(60)")
+        monkeypatch.setattr(_workers, "PATIENCE", 0.5)
+        monkeypatch.setattr(_workers, "SLOWER", 0)
     elif broken == "worker fails":
         monkeypatch.setattr(_workers, "_BOOT", "import sys; sys.exit(3)")
     else:

@@ -137,13 +137,31 @@ def test_an_entry_named_by_rows_of_two_ranges_is_reported(clinic: Path, tmp_path
     _same(one, _verify(copy, 2))
 
 
-@pytest.mark.parametrize("broken", ["no interpreter", "worker fails", "worker says nonsense"])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "no interpreter",
+        "no executable",
+        "a frozen application",
+        "worker fails",
+        "worker says nonsense",
+        "worker never answers",
+    ],
+)
 def test_a_range_whose_worker_fails_is_checked_here(
     clinic: Path, monkeypatch: pytest.MonkeyPatch, broken: str
 ) -> None:
     one = _verify(clinic, 1)
     if broken == "no interpreter":
         monkeypatch.setattr(sys, "executable", str(clinic.parent / "no-such-python"))
+    elif broken == "no executable":
+        monkeypatch.setattr(sys, "executable", None)
+    elif broken == "a frozen application":
+        monkeypatch.setattr(sys, "frozen", True, raising=False)
+    elif broken == "worker never answers":
+        monkeypatch.setattr(_workers, "_BOOT", "import time; time.sleep(60)")
+        monkeypatch.setattr(_workers, "PATIENCE", 0.5)
+        monkeypatch.setattr(_workers, "SLOWER", 0)
     elif broken == "worker fails":
         monkeypatch.setattr(_workers, "_BOOT", "import sys; sys.exit(3)")
     else:
@@ -284,3 +302,37 @@ def test_verify_on_several_processes_leaves_the_file_byte_for_byte(
         assert store.verify(workers=3).ok
         after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
     assert after == before
+
+
+def test_a_file_the_ranges_cannot_be_set_up_on_is_checked_in_one_pass(
+    clinic: Path, tmp_path: Path
+) -> None:
+    """The chain head without a hash (a CHECK bypassed): setting up the ranges fails, so
+    the one pass runs and reports the file as one process does."""
+    copy = tmp_path / "clinic.db"
+    shutil.copyfile(clinic, copy)
+    tamper(
+        copy,
+        "PRAGMA ignore_check_constraints = ON",
+        "UPDATE audit_log SET hash = NULL WHERE seq = (SELECT max(seq) FROM audit_log)",
+    )
+    one = _verify(copy, 1)
+    assert not one.ok
+    assert one.journeys > 0
+    assert _verify(copy, 2) == one
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_row_naming_a_journey_after_every_journey_is_reported(
+    clinic: Path, tmp_path: Path, workers: int
+) -> None:
+    copy = tmp_path / "clinic.db"
+    shutil.copyfile(clinic, copy)
+    conn = sqlite3.connect(copy)
+    row = conn.execute("SELECT * FROM schedule LIMIT 1").fetchone()
+    conn.close()
+    ghost = "\U0010ffff" * 5
+    marks = ", ".join("?" * len(row))
+    tamper(copy, f"INSERT INTO schedule VALUES ({marks})", params=(ghost, *row[1:]))
+    found = _verify(copy, workers)
+    assert f"schedule {ghost}, column journey_id: names no journey" in found.problems

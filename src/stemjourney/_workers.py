@@ -15,10 +15,11 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
-__all__ = ["MAX_WORKERS", "default_workers", "finish", "serve", "start", "stop"]
+__all__ = ["MAX_WORKERS", "deadline", "default_workers", "finish", "serve", "start", "stop"]
 
 MAX_WORKERS = 4
 """The most processes a read is split over when the caller leaves it to the library."""
@@ -31,6 +32,12 @@ _BOOT = (
 then run ``main`` of its module."""
 
 Child = subprocess.Popen[bytes]
+
+SLOWER = 4
+"""How many times the caller's own part of the work a worker may take beyond it before it
+is given up (its part then done by the caller): a worker is a fresh process doing as much."""
+PATIENCE = 60.0
+"""The fewest seconds a worker is waited for after the caller has done its own part."""
 
 
 def default_workers() -> int:
@@ -45,7 +52,10 @@ def default_workers() -> int:
 
 def start(module: str, payload: bytes) -> Child | None:
     """A worker running ``module``'s ``main`` on ``payload`` (a pickle); ``None`` when none
-    can start."""
+    can start: no interpreter is known, or this is a frozen application, whose executable
+    is the application itself, not a Python."""
+    if not sys.executable or getattr(sys, "frozen", False):
+        return None
     try:
         child = subprocess.Popen(
             [sys.executable, "-P", "-c", _BOOT.format(module=module)],
@@ -68,12 +78,25 @@ def start(module: str, payload: bytes) -> Child | None:
     return child
 
 
-def finish(child: Child | None) -> Any:
-    """What ``child`` answered; ``None`` when it did not start, failed or answered nothing
-    readable."""
+def deadline(began: float) -> float:
+    """When (``time.monotonic``) the workers started with the caller's own part of the work,
+    which it began at ``began`` and has just done, are given up: :data:`SLOWER` times that
+    part later, and not before :data:`PATIENCE` seconds."""
+    now = time.monotonic()
+    return now + max(PATIENCE, SLOWER * (now - began))
+
+
+def finish(child: Child | None, by: float | None = None) -> Any:
+    """What ``child`` answered; ``None`` when it did not start, failed, answered nothing
+    readable, or had not answered by ``by`` (``time.monotonic``; it is then stopped)."""
     if child is None:
         return None
-    out, _ = child.communicate()
+    try:
+        out, _ = child.communicate(timeout=None if by is None else max(0.0, by - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        return None
     if child.returncode != 0:
         return None
     try:

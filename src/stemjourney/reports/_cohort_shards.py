@@ -4,17 +4,19 @@ A store in an SQLite file splits its journeys into shares by id
 (:meth:`Store.outcome_fact_shards <stemjourney.store.Store.outcome_fact_shards>`). Each
 share but the first goes to a worker (:mod:`stemjourney._workers`: a fresh ``python``
 running :func:`main`), which gets the share and the report's terms as a pickle, folds the
-share with :class:`~stemjourney.reports.CohortAggregator` and writes back what
-it folded (:meth:`~stemjourney.reports.CohortAggregator.folded`). This process folds the
-first share meanwhile and merges the rest. A worker that cannot start or fails leaves its
-share to this process. Every share must have been read under the same chain head, that
-is from the same store: when a write landed between the shares' reads, nothing is merged
-and the caller folds the store in one pass instead.
+share with :class:`~stemjourney.reports.CohortAggregator` and writes back what it folded
+(:meth:`~stemjourney.reports.CohortAggregator.folded`). This process folds the first
+share meanwhile and merges the rest. A worker that cannot start, fails or does not answer
+in time (:func:`~stemjourney._workers.deadline`) leaves its share to this process. Every
+share must have been read under the same chain head, that is from the same store: when a
+write landed between the shares' reads, nothing is merged and the caller folds the store
+in one pass instead.
 """
 
 from __future__ import annotations
 
 import pickle
+import time
 from datetime import date, tzinfo
 from typing import IO
 
@@ -66,11 +68,14 @@ def fold_shared(source: object, aggregator: CohortAggregator, workers: int | Non
         payloads = [pickle.dumps((given, terms)) for given in theirs]
     except Exception:  # a protocol or zone of the caller's that cannot be pickled
         return False
-    children = [_workers.start(__name__, payload) for payload in payloads]
+    children: list[_workers.Child | None] = []
     try:
+        children.extend(_workers.start(__name__, payload) for payload in payloads)
+        began = time.monotonic()
         results = [fold_shares(mine, terms)]
+        deadline = _workers.deadline(began)
         for given, child in zip(theirs, children, strict=True):
-            found = _workers.finish(child)
+            found = _workers.finish(child, deadline)
             results.append(fold_shares(given, terms) if found is None else found)
     finally:
         _workers.stop(children)

@@ -568,7 +568,7 @@ class Store:
         can open the store: in memory, on a caller's connection (it may be an encrypted
         build) or on PostgreSQL."""
         count = v.integer("parts", parts, low=1)
-        path = self._file()
+        path = self._file("outcome_fact_shards")
         if path is None:
             return ()
         with self._read("outcome_fact_shards") as conn:
@@ -629,7 +629,9 @@ class Store:
         ``workers`` is how many processes check the journeys of a store in an SQLite file
         at once, each a range of them read from the file read-only; ``None`` leaves it
         to the library: the cores this process may use (up to 4) for a store of 20,000
-        journeys or more, one process below. The report is the same whatever the number.
+        journeys or more, one process below. The problems found are the same whatever
+        the number (an audit entry that rows of two ranges name is listed after the other
+        problems of the later range).
         Raises :class:`~stemjourney.exceptions.ValidationError` when ``workers`` is not a
         positive integer.
         """
@@ -647,16 +649,16 @@ class Store:
             self._chain,
             expected_head=head,
             replay=replay,
-            path=self._file(),
+            path=self._file("verify"),
             workers=workers,
         )
 
-    def _file(self) -> str | None:
+    def _file(self, operation: str) -> str | None:
         """The SQLite file this store opened (another process can open it too), if any."""
         self._here()
         if not self._owns or self.backend.name != "sqlite":
             return None
-        with self.backend.errors("verify"):
+        with self.backend.errors(operation):
             found = self._conn.execute("PRAGMA database_list").fetchone()[2]
         return str(found) if found else None
 

@@ -370,9 +370,11 @@ def scan_rows(
     updated: dict[str, tuple[int, str]] = {}
     planner = Planner(protocol)
 
-    def take(name: str, jid: str) -> list[Any]:
+    def take(name: str, jid: str | None) -> list[Any]:
+        """The rows of ``name`` naming journey ``jid``; those naming a journey before it
+        (every one left when ``jid`` is ``None``) name no journey."""
         got: list[Any] = []
-        while heads[name] is not None and str(heads[name][0]) <= jid:
+        while heads[name] is not None and (jid is None or str(heads[name][0]) <= jid):
             key, rows = heads[name]
             if key == jid:
                 got = list(rows)
@@ -420,7 +422,7 @@ def scan_rows(
             found(JOURNEYS.name, jid, "last_audit_id", "is not the journey's latest audit entry")
         updated[jid] = (last_audit_id, j[JOURNEYS.index("updated_at")])
     for name in ("t", "r", "o", "s"):
-        take(name, "\U0010ffff" * 4)
+        take(name, None)
     return updated
 
 

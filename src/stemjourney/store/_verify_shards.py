@@ -8,8 +8,10 @@ code (:func:`._verify_rows.scan_rows`), and answers the chain head it read under
 problems it found and the digests of the audit entries its rows name. They are merged
 here in range order, so the problems are those of one pass over the journeys (an entry
 named by rows of two ranges is reported when the ranges are merged). A worker that
-cannot start, fails, or read under another head than this process's read (a write
-landed in between) leaves its range to this process, which checks it in its own read.
+cannot start, fails, does not answer in time (:func:`~stemjourney._workers.deadline`) or
+read under another head than this process's read (a write landed in between) leaves its
+range to this process, which checks it in its own read; so does anything amiss in
+setting the ranges up (the one pass then reports what is wrong with the file).
 The chain pass that follows reads the merged digests as it reads those of one pass.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import pickle
 import sqlite3
+import time
 from typing import IO, Any
 
 from stemjourney import _workers
@@ -62,22 +65,25 @@ def scan_journeys(
     """:func:`scan_rows` of every journey, on ``workers`` processes when the store is an
     SQLite file at ``path`` (``None``: :func:`~stemjourney._workers.default_workers`, for a
     store of :data:`SHARED_FROM` journeys or more); one pass otherwise."""
-    ranges = _ranges(conn, path, workers)
-    if len(ranges) < 2 or path is None:
-        return scan_rows(conn, pipeline, protocol, covered, found)
     try:
+        ranges = _ranges(conn, path, workers)
+        head = last_entry(conn) if len(ranges) > 1 else None
         payloads = [
             pickle.dumps((path, first, stop, pipeline, protocol, covered.last))
             for first, stop, _ in ranges[1:]
         ]
-    except Exception:  # a pipeline of the caller's (its guards) that cannot be pickled
+    except Exception:  # a damaged file (one pass reports it), a pipeline that cannot be pickled
+        ranges = ()
+    if len(ranges) < 2 or path is None:
         return scan_rows(conn, pipeline, protocol, covered, found)
-    head = last_entry(conn)
-    children = [_workers.start(__name__, payload) for payload in payloads]
+    children: list[_workers.Child | None] = []
     try:
+        children.extend(_workers.start(__name__, payload) for payload in payloads)
+        began = time.monotonic()
         updated = scan_rows(conn, pipeline, protocol, covered, found, ranges[0][:2])
+        deadline = _workers.deadline(began)
         for (first, stop, _), child in zip(ranges[1:], children, strict=True):
-            answer: Answer | None = _workers.finish(child)
+            answer: Answer | None = _workers.finish(child, deadline)
             if answer is None or answer[0] != head:
                 updated.update(scan_rows(conn, pipeline, protocol, covered, found, (first, stop)))
                 continue
