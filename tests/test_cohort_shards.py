@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from _worker_helpers import BROKEN, break_workers, count_starts
 from stemjourney import DEFAULT_PROTOCOL, _workers
 from stemjourney.demo import build_demo_clinic
 from stemjourney.exceptions import ValidationError
@@ -93,31 +94,11 @@ def test_workers_fold_their_shares_and_this_process_only_its_own(
     assert folded_here == [1]
 
 
-@pytest.mark.parametrize(
-    "broken",
-    [
-        "no interpreter",
-        "no executable",
-        "worker fails",
-        "worker says nonsense",
-        "worker never answers",
-    ],
-)
+@pytest.mark.parametrize("broken", BROKEN)
 def test_a_share_whose_worker_fails_is_folded_here(
     clinic: Path, monkeypatch: pytest.MonkeyPatch, broken: str
 ) -> None:
-    if broken == "no interpreter":
-        monkeypatch.setattr(sys, "executable", str(clinic.parent / "no-such-python"))
-    elif broken == "no executable":
-        monkeypatch.setattr(sys, "executable", None)
-    elif broken == "worker never answers":
-        monkeypatch.setattr(_workers, "_BOOT", "import time; time.sleep(60)")
-        monkeypatch.setattr(_workers, "PATIENCE", 0.5)
-        monkeypatch.setattr(_workers, "SLOWER", 0)
-    elif broken == "worker fails":
-        monkeypatch.setattr(_workers, "_BOOT", "import sys; sys.exit(3)")
-    else:
-        monkeypatch.setattr(_workers, "_BOOT", "import sys; sys.stdout.write('not a pickle')")
+    break_workers(monkeypatch, broken, clinic.parent)
     folded_here = _count_folds_here(monkeypatch)
     with open_store(clinic) as store:
         alone = _report(store, 1)
@@ -242,15 +223,7 @@ def test_a_large_store_folds_on_the_cores_this_process_may_use(
 ) -> None:
     assert 1 <= shards.default_workers() <= _workers.MAX_WORKERS
     monkeypatch.setattr(shards, "default_workers", lambda: 2)
-    started: list[bool] = []
-    plain = _workers.start
-
-    def counted(module: str, payload: bytes) -> Any:
-        child = plain(module, payload)
-        started.append(child is not None)
-        return child
-
-    monkeypatch.setattr(_workers, "start", counted)
+    started = count_starts(monkeypatch)
     with open_store(clinic) as store:
         alone = _report(store, 1)
         assert _report(store, None) == alone

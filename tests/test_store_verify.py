@@ -175,6 +175,24 @@ def tamperings(tables: list[Rows]) -> Iterator[tuple[str, str, tuple[Any, ...]]]
                     )
 
 
+def tampered_copies(
+    clinic: Path, folder: Path, cases: list[tuple[str, str, tuple[Any, ...]]]
+) -> Iterator[tuple[str, Path]]:
+    """Each of ``cases`` applied to a fresh copy of ``clinic`` in ``folder``: (what was done,
+    the copy), the copy removed after; a case the table's own constraints refuse (no
+    tampering made) is left out."""
+    for n, (what, sql, params) in enumerate(cases):
+        copy = folder / f"t{n}.db"
+        shutil.copyfile(clinic, copy)
+        try:
+            tamper(copy, sql, params=params)
+        except sqlite3.Error:
+            copy.unlink()
+            continue
+        yield what, copy
+        copy.unlink()
+
+
 def test_untouched_store_verifies_clean(clinic: Path) -> None:
     """A file nobody touched verifies clean, counting its entries and journeys."""
     found = report(clinic)
@@ -191,19 +209,12 @@ def test_every_single_row_tampering_is_found_and_nothing_raises(
     cases = list(_cases(clinic))
     applied = missed = 0
     misses = []
-    for n, (what, sql, params) in enumerate(cases):
-        copy = tmp_path / f"t{n}.db"
-        shutil.copyfile(clinic, copy)
-        try:
-            tamper(copy, sql, params=params)
-        except sqlite3.Error:
-            continue  # a constraint of the table itself refused it: no tampering made
+    for what, copy in tampered_copies(clinic, tmp_path, cases):
         applied += 1
         found = report(copy)
         if found.ok:
             missed += 1
             misses.append(what)
-        copy.unlink()
     print(f"tampering: cases={len(cases)} applied={applied} detected={applied - missed}")
     assert applied > 300
     assert misses == []

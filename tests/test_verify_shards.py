@@ -14,7 +14,6 @@ import io
 import pickle
 import shutil
 import sqlite3
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import attrs
 import pytest
 
+from _worker_helpers import BROKEN, break_workers, count_starts
 from stemjourney import DEFAULT_PIPELINE, Pipeline, _workers
 from stemjourney.demo import build_demo_clinic
 from stemjourney.exceptions import ValidationError
@@ -29,7 +29,7 @@ from stemjourney.store import VerifyReport, open_store
 from stemjourney.store import _verify_shards as shards
 from stemjourney.store._shards import ranges_of
 from stemjourney.store._verify_rows import Covered, scan_rows
-from test_store_verify import _cases, tamper
+from test_store_verify import _cases, tamper, tampered_copies
 
 TODAY = date(2026, 6, 1)
 
@@ -93,20 +93,12 @@ def test_tampered_stores_checked_on_several_processes_give_the_one_process_repor
     """A spread of the generated single-row tamperings (every table, every kind): the
     same problems, found in either way."""
     cases = list(_cases(clinic))
-    picked = cases[:: max(1, len(cases) // 60)]
     compared = 0
-    for n, (what, sql, params) in enumerate(picked):
-        copy = tmp_path / f"t{n}.db"
-        shutil.copyfile(clinic, copy)
-        try:
-            tamper(copy, sql, params=params)
-        except sqlite3.Error:
-            continue
+    for what, copy in tampered_copies(clinic, tmp_path, cases[:: max(1, len(cases) // 60)]):
         one = _verify(copy, 1)
         assert not one.ok, what
         _same(one, _verify(copy, 3))
         compared += 1
-        copy.unlink()
     assert compared >= 30
 
 
@@ -137,35 +129,12 @@ def test_an_entry_named_by_rows_of_two_ranges_is_reported(clinic: Path, tmp_path
     _same(one, _verify(copy, 2))
 
 
-@pytest.mark.parametrize(
-    "broken",
-    [
-        "no interpreter",
-        "no executable",
-        "a frozen application",
-        "worker fails",
-        "worker says nonsense",
-        "worker never answers",
-    ],
-)
+@pytest.mark.parametrize("broken", BROKEN)
 def test_a_range_whose_worker_fails_is_checked_here(
     clinic: Path, monkeypatch: pytest.MonkeyPatch, broken: str
 ) -> None:
     one = _verify(clinic, 1)
-    if broken == "no interpreter":
-        monkeypatch.setattr(sys, "executable", str(clinic.parent / "no-such-python"))
-    elif broken == "no executable":
-        monkeypatch.setattr(sys, "executable", None)
-    elif broken == "a frozen application":
-        monkeypatch.setattr(sys, "frozen", True, raising=False)
-    elif broken == "worker never answers":
-        monkeypatch.setattr(_workers, "_BOOT", "import time; time.sleep(60)")
-        monkeypatch.setattr(_workers, "PATIENCE", 0.5)
-        monkeypatch.setattr(_workers, "SLOWER", 0)
-    elif broken == "worker fails":
-        monkeypatch.setattr(_workers, "_BOOT", "import sys; sys.exit(3)")
-    else:
-        monkeypatch.setattr(_workers, "_BOOT", "import sys; sys.stdout.write('not a pickle')")
+    break_workers(monkeypatch, broken, clinic.parent)
     here = _count_scans_here(monkeypatch)
     assert _verify(clinic, 3) == one
     assert len(here) == 3  # every range, each once, in order
@@ -218,15 +187,7 @@ def test_a_large_store_is_checked_on_the_cores_this_process_may_use(
 ) -> None:
     one = _verify(clinic, 1)
     monkeypatch.setattr(_workers, "default_workers", lambda: 2)
-    started: list[bool] = []
-    plain = _workers.start
-
-    def counted(module: str, payload: bytes) -> Any:
-        child = plain(module, payload)
-        started.append(child is not None)
-        return child
-
-    monkeypatch.setattr(_workers, "start", counted)
+    started = count_starts(monkeypatch)
     assert _verify(clinic, None) == one
     assert started == []
     monkeypatch.setattr(shards, "SHARED_FROM", 10)

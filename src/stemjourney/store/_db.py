@@ -148,6 +148,15 @@ def is_postgres(target: object) -> bool:
     return module.startswith(("psycopg.", "psycopg_pool")) or module == "psycopg"
 
 
+def id_range(column: str, first: str | None, stop: str | None) -> tuple[str, tuple[str, ...]]:
+    """The conditions (joined by AND; empty when both ends are open) keeping the rows whose
+    ``column`` is ``first`` or later and before ``stop``, with their parameters: one range
+    of an ordered read, a share of the store another process may read."""
+    ends = [(f"{column} >= ?", first), (f"{column} < ?", stop)]
+    kept = [(sql, end) for sql, end in ends if end is not None]
+    return " AND ".join(sql for sql, _ in kept), tuple(end for _, end in kept)
+
+
 def stream(db: Db, sql: str, parameters: Sequence[Any] = ()) -> Iterator[Any]:
     """The rows of a long read, without holding them all (a server-side cursor where the
     connection has one; SQLite's cursors always step through the rows)."""

@@ -23,7 +23,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from stemjourney.outcomes import OutcomeFacts
-from stemjourney.store._db import Db
+from stemjourney.store._db import Db, id_range
 
 __all__ = ["OutcomeFacts", "iter_facts"]
 
@@ -39,8 +39,6 @@ _SCORES = "SELECT journey_id, version, measured_at, value FROM observations WHER
 _OF_INSTRUMENT = " AND instrument = ?"
 _BY_IDS = " AND {column} IN (SELECT value FROM json_each(?))"
 _SINCE = " AND measured_at >= ?"
-_FROM = " AND {column} >= ?"
-_BEFORE = " AND {column} < ?"
 _AMENDED = (
     "SELECT journey_id, amends FROM records WHERE amends IS NOT NULL{where} UNION ALL "
     "SELECT journey_id, amends FROM observations WHERE amends IS NOT NULL{where}"
@@ -83,9 +81,8 @@ def iter_facts(
     if journey_ids is None:
         scores = _Scores(instrument, with_scores, None, with_records)
         if first is not None or stop is not None:
-            where = (_FROM if first is not None else "") + (_BEFORE if stop is not None else "")
-            bounds = tuple(end for end in (first, stop) if end is not None)
-            yield from _merged(conn, where, bounds, scores)
+            inside, bounds = id_range("{column}", first, stop)
+            yield from _merged(conn, " AND " + inside, bounds, scores)
         elif stages is None:
             yield from _merged(conn, "", (), scores)
         else:

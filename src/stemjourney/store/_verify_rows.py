@@ -27,7 +27,7 @@ from stemjourney.clinical._protocol import Protocol
 from stemjourney.clinical._scores import Score
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.store._chain import rows_digest
-from stemjourney.store._db import Db, stream
+from stemjourney.store._db import Db, id_range, stream
 from stemjourney.store._schedule import Planner
 from stemjourney.store._tables import (
     JOURNEYS,
@@ -157,14 +157,6 @@ class Covered:
 
 def _stream(conn: Db, sql: str, bounds: Sequence[str]) -> Iterator[tuple[Any, Iterator[Any]]]:
     return groupby(stream(conn, sql, bounds), _FIRST)
-
-
-def _range(column: str, first: str | None, stop: str | None) -> str:
-    """The WHERE of the rows whose ``column`` is ``first`` or later and before ``stop``."""
-    ends = ([f"{column} >= ?"] if first is not None else []) + (
-        [f"{column} < ?"] if stop is not None else []
-    )
-    return " AND ".join(ends)
 
 
 def _time(text: object) -> bool:
@@ -349,10 +341,9 @@ def scan_rows(
     """Check every journey's rows and digest them; return each journey's (last_audit_id,
     updated_at). ``between`` (first, stop) keeps the journeys, and the rows naming a
     journey, whose id is ``first`` or later and before ``stop`` (``None``: that end open)."""
-    first, stop = between
-    bounds = tuple(end for end in between if end is not None)
-    of_journey = _range("journey_id", first, stop)
-    journeys = stream(conn, JOURNEYS.select(_range("id", first, stop), order="id"), bounds)
+    own, bounds = id_range("id", *between)
+    of_journey, _ = id_range("journey_id", *between)
+    journeys = stream(conn, JOURNEYS.select(own, order="id"), bounds)
     moves = _stream(conn, TRANSITIONS.select(of_journey, order="journey_id, seq"), bounds)
     records = _stream(conn, RECORDS.select(of_journey, order="journey_id, version"), bounds)
     scores = _stream(conn, OBSERVATIONS.select(of_journey, order="journey_id, version"), bounds)

@@ -27,6 +27,7 @@ from stemjourney.clinical._protocol import Protocol
 from stemjourney.journey._pipeline import Pipeline
 from stemjourney.store._connect import uri_path
 from stemjourney.store._shards import ranges_of
+from stemjourney.store._tables import JOURNEYS, OBSERVATIONS, RECORDS, SCHEDULE, TRANSITIONS
 from stemjourney.store._verify_rows import Covered, Found, Taken, scan_rows
 from stemjourney.store._writes import last_entry
 
@@ -43,11 +44,17 @@ Answer = tuple[tuple[int, bytes], list[tuple[Any, ...]], dict[str, tuple[int, st
 """A worker's answer: (head read under, problems, each journey's last entry, entries taken)."""
 
 _NULL_IDS = (
-    "SELECT 1 FROM journeys WHERE id IS NULL UNION ALL "
-    "SELECT 1 FROM transitions WHERE journey_id IS NULL UNION ALL "
-    "SELECT 1 FROM records WHERE journey_id IS NULL UNION ALL "
-    "SELECT 1 FROM observations WHERE journey_id IS NULL UNION ALL "
-    "SELECT 1 FROM schedule WHERE journey_id IS NULL LIMIT 1"
+    " UNION ALL ".join(
+        f"SELECT 1 FROM {table.name} WHERE {column} IS NULL"
+        for table, column in (
+            (JOURNEYS, "id"),
+            (TRANSITIONS, "journey_id"),
+            (RECORDS, "journey_id"),
+            (OBSERVATIONS, "journey_id"),
+            (SCHEDULE, "journey_id"),
+        )
+    )
+    + " LIMIT 1"
 )
 """A row without a journey id (only an altered schema lets one in) sorts before every range:
 one pass reports it."""
