@@ -676,9 +676,10 @@ VERIFY_READS = (
     ("observations", "SELECT * FROM observations ORDER BY journey_id, version"),
     ("patients", "SELECT * FROM patients ORDER BY id"),
     ("patient_erasures", "SELECT * FROM patient_erasures ORDER BY patient_id"),
-    ("audit_log", "SELECT * FROM audit_log ORDER BY seq"),
+    ("audit_log", "SELECT * FROM audit_log ORDER BY id"),
 )
-"""What ``verify()`` reads, table by table, in the order it reads each table's rows."""
+"""What ``verify()`` reads, table by table, in the order it reads each table's rows (the
+audit log in chain order: by id, as each entry's seq is its id on SQLite)."""
 
 
 def verify_floor(conn: sqlite3.Connection) -> dict[str, int]:

@@ -287,7 +287,6 @@ class _Reader:
             _one(parts, "version", where, int),
             kind,
             data,
-            None if kind == "score" else text,
             _one(parts, "cycle", where, int),
             _one(parts, "stage", where, str),
             _one(parts, "stageSeq", where, int),

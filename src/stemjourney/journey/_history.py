@@ -57,16 +57,12 @@ class MoveFacts(NamedTuple):
 
 
 class RecordFacts(NamedTuple):
-    """One record entry: the record as the codec encodes it (``data``) and as JSON (``text``).
-
-    ``text`` is the canonical JSON a store keeps for a record; ``None`` for a score,
-    which a store keeps in columns (:func:`record_text` gives it).
-    """
+    """One record entry, the record as the codec encodes it (``data``); :func:`record_text`
+    gives its canonical JSON."""
 
     version: int
     kind: str
     data: Mapping[str, Any]
-    text: str | None
     cycle: int
     stage: str
     stage_seq: int
@@ -116,7 +112,6 @@ def history_facts(journey: Journey) -> HistoryFacts:
                 e.version,
                 e.record.kind,
                 data,
-                None if e.record.kind == "score" else canonical_json(data),
                 e.cycle,
                 e.stage,
                 e.stage_seq,
@@ -140,7 +135,7 @@ def history_facts(journey: Journey) -> HistoryFacts:
 
 def record_text(facts: RecordFacts) -> str:
     """The canonical JSON of the record of ``facts``."""
-    return canonical_json(facts.data) if facts.text is None else facts.text
+    return canonical_json(facts.data)
 
 
 def journey_from_facts(facts: HistoryFacts) -> Journey:

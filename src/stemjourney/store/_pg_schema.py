@@ -175,6 +175,9 @@ INDEXES: dict[str, str] = {}
 for _sql in _INDEXES:
     _words = _sql.split()
     INDEXES[_words[3] if _words[1] == "UNIQUE" else _words[2]] = _sql
+# Entries are sealed after their commit here, so a seq is not its id (as on SQLite):
+# this index keeps each seq once and finds the head.
+INDEXES["audit_log_seq"] = f"CREATE UNIQUE INDEX audit_log_seq ON {AUDIT.name} (seq)"
 
 VIEWS: dict[str, str] = {sql.split()[2]: _view(sql) for sql in _VIEWS}
 """The schema's views by name, in SQLite's order (later ones read earlier ones)."""

@@ -216,8 +216,8 @@ def _history_entries(
         stage, recorded, actor, reason = row[_R : _R + 4]
         grouped[row[0]][1].append(
             RecordFacts(
-                row[1], row[2], loads(row[4]), row[4], row[5], stage, row[6], recorded, actor,
-                row[7], reason,
+                row[1], row[2], r.record_data(row[2], row[3], row[4]), row[5], stage, row[6],
+                recorded, actor, row[7], reason,
             )
         )  # fmt: skip
     for row in conn.execute(SQL["observations_of_many"], args):
@@ -231,8 +231,7 @@ def _history_entries(
         }
         grouped[row[0]][1].append(
             RecordFacts(
-                row[1], "score", data, None, row[6], stage, row[7], recorded, actor, row[8],
-                reason,
+                row[1], "score", data, row[6], stage, row[7], recorded, actor, row[8], reason,
             )
         )  # fmt: skip
     return grouped

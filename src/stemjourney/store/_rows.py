@@ -14,10 +14,20 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from stemjourney.clinical._codec import canonical_json, decode_record, encode, parse_time, time_text
+import attrs
+
+from stemjourney.clinical._codec import (
+    RECORD_TYPES,
+    canonical_json,
+    decode_record,
+    encode,
+    parse_time,
+    time_text,
+)
 from stemjourney.clinical._patient import Patient
 from stemjourney.clinical._scores import Score
 from stemjourney.clinical._vocabulary import CellSource, Side
+from stemjourney.exceptions import ValidationError
 from stemjourney.journey._journey import Journey, RecordEntry, TransitionEntry
 from stemjourney.store._tables import JOURNEYS, OBSERVATIONS, RECORDS, TRANSITIONS
 
@@ -28,7 +38,9 @@ __all__ = [
     "observation_row",
     "patient_from_row",
     "patient_row",
+    "record_data",
     "record_from_row",
+    "record_payload",
     "record_row",
     "score_value",
     "state_row",
@@ -144,6 +156,55 @@ def transition_from_row(row: Row) -> TransitionEntry:
     )
 
 
+def _empty_fields(cls: type[Any]) -> dict[str, Any]:
+    """The fields of ``cls`` whose default is empty, with that default as the codec writes
+    it (``None``, or ``[]`` for an empty set)."""
+    empty = {}
+    for a in attrs.fields(cls):
+        default = a.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = None if default.takes_self else default.factory()
+        if default is not attrs.NOTHING:
+            encoded = encode(default)
+            if encoded is None or encoded == []:
+                empty[a.name] = encoded
+    return empty
+
+
+_EMPTY = {kind: _empty_fields(cls) for kind, cls in RECORD_TYPES.items()}
+_TIME_FIELD = {kind: getattr(cls, "time_field", "") for kind, cls in RECORD_TYPES.items()}
+
+
+def record_payload(record: Any) -> str:
+    """A record's ``payload``: its fields as canonical JSON, less what the row's own columns
+    hold (its ``kind`` and its clinical time, ``occurred_at``) and less the fields left at
+    an empty default (``None``, an empty set); :func:`record_data` puts them back.
+
+    >>> from datetime import UTC, datetime
+    >>> from stemjourney.clinical._records import Consent
+    >>> record_payload(Consent(signed_at=datetime(2026, 1, 5, 9, tzinfo=UTC), form_version="v3"))
+    '{"form_version":"v3","scope":"treatment"}'
+    """
+    data = encode(record)
+    kind = data.pop("kind")
+    del data[_TIME_FIELD[kind]]
+    empty = _EMPTY[kind]
+    return canonical_json({k: v for k, v in data.items() if k not in empty or v != empty[k]})
+
+
+def record_data(kind: str, occurred_at: str, payload: Any) -> dict[str, Any]:
+    """The record of a ``records`` row as the codec encodes it: :func:`record_payload`
+    undone, its ``kind`` and time put back from the row's columns, its empty fields from
+    their defaults."""
+    fields = json.loads(payload)
+    if not isinstance(fields, dict):
+        raise ValidationError("payload", "is not a JSON object", "the record's fields")
+    data: dict[str, Any] = {**_EMPTY.get(kind, {}), **fields, "kind": kind}
+    if kind in _TIME_FIELD:  # an unknown kind is refused by decode_record
+        data[_TIME_FIELD[kind]] = occurred_at
+    return data
+
+
 def record_row(entry: RecordEntry, audit_id: int) -> tuple[Any, ...]:
     """The ``records`` row of a record entry (not a score)."""
     rec = entry.record
@@ -152,7 +213,7 @@ def record_row(entry: RecordEntry, audit_id: int) -> tuple[Any, ...]:
         entry.version,
         rec.kind,
         time_text(rec.occurred_at),
-        canonical_json(encode(rec)),
+        record_payload(rec),
         entry.cycle,
         entry.stage_seq,
         entry.amends,
@@ -204,7 +265,7 @@ def _entry(
 
 def record_from_row(row: Row) -> RecordEntry:
     """The entry of a ``records`` row, its stage and its audit entry's fields."""
-    return _entry(row, decode_record(json.loads(row[4])), _R, 5, 6, 7)
+    return _entry(row, decode_record(record_data(row[2], row[3], row[4])), _R, 5, 6, 7)
 
 
 def observation_from_row(row: Row) -> RecordEntry:

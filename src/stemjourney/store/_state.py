@@ -46,20 +46,23 @@ _IN_FORCE = (
     f"NOT EXISTS (SELECT 1 FROM {OBSERVATIONS.name} AS n WHERE n.journey_id = o.journey_id "
     "AND n.amends = o.version)"
 )
-_LATEST_PAIN = (
-    _entries(
-        OBSERVATIONS,
-        "o",
-        "o.journey_id = ? AND o.cycle = ? AND o.instrument = ? AND o.stage_seq = ? "
-        f"AND {_IN_FORCE}",
-    )
-    + " ORDER BY o.measured_at DESC, o.version DESC LIMIT 1"
+
+
+def _latest_score(where: str, order: str) -> str:
+    """The latest score in force of a journey's cycle, read through the index of cycles (the
+    cycle's scores only, however long the history)."""
+    sql = _entries(OBSERVATIONS, "o", f"{where} AND {_IN_FORCE}")
+    plain = f"FROM {OBSERVATIONS.name} AS o"
+    return sql.replace(plain, f"{plain} INDEXED BY observations_by_cycle", 1) + order
+
+
+_LATEST_PAIN = _latest_score(
+    "o.journey_id = ? AND o.cycle = ? AND o.instrument = ? AND o.stage_seq = ?",
+    " ORDER BY o.measured_at DESC, o.version DESC LIMIT 1",
 )
-_LATEST_IN_CYCLE = (
-    _entries(
-        OBSERVATIONS, "o", f"o.journey_id = ? AND o.cycle = ? AND o.instrument = ? AND {_IN_FORCE}"
-    )
-    + " ORDER BY o.stage_seq DESC, o.measured_at DESC, o.version DESC LIMIT 1"
+_LATEST_IN_CYCLE = _latest_score(
+    "o.journey_id = ? AND o.cycle = ? AND o.instrument = ?",
+    " ORDER BY o.stage_seq DESC, o.measured_at DESC, o.version DESC LIMIT 1",
 )
 _RECORD_AT = _entries(RECORDS, "r", "r.journey_id = ? AND r.version = ?")
 _SCORE_AT = _entries(OBSERVATIONS, "o", "o.journey_id = ? AND o.version = ?")

@@ -596,7 +596,7 @@ class Store:
         with self._read("head") as conn:
             if self._writable:  # without a keyed chain's key, sealing would break it
                 self._seal(conn, "head")
-            seq, digest = w.last_entry(conn)
+            seq, digest = w.last_entry(conn, self.backend.inline)
         return Head(seq, digest.hex())
 
     def _seal(self, conn: Any, operation: str, seal: Any = None) -> None:

@@ -55,6 +55,8 @@ class Table:
     constraints: tuple[str, ...] = ()
     options: str = "STRICT"
     description: str = ""
+    sqlite_constraints: tuple[str, ...] = ()
+    """Constraints of the SQLite form only (PostgreSQL's own are in ``._pg_schema``)."""
 
     @functools.cached_property
     def names(self) -> tuple[str, ...]:
@@ -73,7 +75,7 @@ class Table:
     def create(self) -> str:
         """The CREATE TABLE statement."""
         parts = [f"{c.name} {c.declaration}" for c in self.columns]
-        body = ",\n    ".join([*parts, *self.constraints])
+        body = ",\n    ".join([*parts, *self.constraints, *self.sqlite_constraints])
         return f"CREATE TABLE {self.name} (\n    {body}\n) {self.options}"
 
     def insert(self, placeholder: str = "?") -> str:
@@ -148,7 +150,7 @@ AUDIT = Table(
     "audit_log",
     (
         _c("id", "INTEGER PRIMARY KEY", "the entry's id (the rows it covers name it)"),
-        _c("seq", "INTEGER UNIQUE", "its place in the hash chain, from 1, once sealed"),
+        _c("seq", "INTEGER", "its place in the hash chain, from 1, once sealed"),
         _c("action", "TEXT NOT NULL", "what changed: journey_opened, move, record, score, ..."),
         _c("journey_id", "TEXT", "the journey changed, if any"),
         _c("patient_id", "TEXT", "the patient added or deleted, for patient entries"),
@@ -171,9 +173,11 @@ AUDIT = Table(
     constraints=("CHECK ((seq IS NULL) = (hash IS NULL))",),
     description=(
         "One hash-chained entry per change; it covers the rows the change wrote. An entry "
-        "is sealed into the chain (seq and hash) in its own transaction on SQLite, and "
-        "right after its commit, in commit order, on PostgreSQL."
+        "is sealed into the chain (seq and hash) in its own transaction on SQLite, where "
+        "its seq is its id, and right after its commit, in commit order, on PostgreSQL, "
+        "where a unique index keeps each seq once."
     ),
+    sqlite_constraints=("CHECK (seq = id)",),
 )
 
 TRANSITIONS = Table(
@@ -195,7 +199,7 @@ TRANSITIONS = Table(
         ),
         _c("audit_id", "INTEGER NOT NULL REFERENCES audit_log (id)", "the audit entry"),
     ),
-    constraints=("PRIMARY KEY (journey_id, seq)", "UNIQUE (journey_id, version)"),
+    constraints=("PRIMARY KEY (journey_id, seq)",),
     options="STRICT, WITHOUT ROWID",
     description="Every move of every journey; its reason, actor and times are in audit_log.",
 )

@@ -15,11 +15,11 @@ import sqlite3
 from collections import defaultdict
 from typing import Any
 
-from stemjourney.clinical._codec import canonical_json, decode_record, encode, parse_time, time_text
+from stemjourney.clinical._codec import decode_record, parse_time, time_text
 from stemjourney.exceptions import SchemaError, ValidationError
 from stemjourney.journey._engine import Engine
 from stemjourney.store._chain import GENESIS, Chain, rows_digest
-from stemjourney.store._rows import score_value
+from stemjourney.store._rows import record_payload, score_value
 from stemjourney.store._schedule import replan
 from stemjourney.store._schema import APPLICATION_ID, SCHEMA_VERSION, STATEMENTS
 from stemjourney.store._tables import (
@@ -178,7 +178,7 @@ def _copy_1(conn: sqlite3.Connection, chain: Chain, engine: Engine, count: int, 
         moved: tuple[Any, ...] = (*t[:6], _new_time(t[6]), t[10], t[11], None, t[12])
         covered[t[12]].append((TRANSITIONS, moved, t[6], t[9]))
     for r in conn.execute("SELECT * FROM v1_records ORDER BY journey_id, version"):
-        payload = canonical_json(encode(decode_record(json.loads(r[4]))))
+        payload = record_payload(decode_record(json.loads(r[4])))
         kept: tuple[Any, ...] = (
             r[0],
             r[1],

@@ -153,7 +153,8 @@ class _Run:
         seen = bytearray(covered.last + 1)
         entry_hash, check_hashes = self.chain.entry_hash, self.check_hashes
         entries = 0
-        for row in stream(self.conn, AUDIT.select("seq IS NOT NULL", order="seq")):
+        order = "id" if self.backend.inline else "seq"  # a seq is its id where sealed inline
+        for row in stream(self.conn, AUDIT.select("seq IS NOT NULL", order=order)):
             number += 1
             entries += 1
             seq = row[1]

@@ -60,7 +60,12 @@ ACTIONS = (
 Prev = tuple[int, bytes]
 """The sequence number and hash of the latest sealed entry."""
 
-_LAST = f"SELECT seq, hash FROM {AUDIT.name} WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
+_LAST = {
+    order: f"SELECT seq, hash FROM {AUDIT.name} WHERE seq IS NOT NULL ORDER BY {order} DESC LIMIT 1"
+    for order in ("id", "seq")
+}
+"""The latest sealed entry, where entries are sealed as they are written (a seq is its id,
+SQLite) and where they are sealed after their commit (by seq, PostgreSQL's index)."""
 _LAST_ID = f"SELECT max(id) FROM {AUDIT.name}"
 _UPDATE_STATE = (
     f"UPDATE {JOURNEYS.name} SET stage = ?, cycle = ?, version = ?, stage_seq = ?, moved_at = ?, "
@@ -101,9 +106,10 @@ class Context:
         return self.backend.ids(self.conn, count)
 
 
-def last_entry(conn: Db) -> Prev:
-    """The latest sealed entry's sequence number and hash (0 and the genesis hash when empty)."""
-    row = conn.execute(_LAST).fetchone()
+def last_entry(conn: Db, inline: bool = True) -> Prev:
+    """The latest sealed entry's sequence number and hash (0 and the genesis hash when empty)
+    of a backend that seals ``inline`` (each entry as it is written) or not."""
+    row = conn.execute(_LAST["id" if inline else "seq"]).fetchone()
     return (0, GENESIS) if row is None else (row[0], bytes(row[1]))
 
 

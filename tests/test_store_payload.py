@@ -1,0 +1,84 @@
+"""A record's payload holds its own fields only: not its kind and time (the row's columns
+hold them) and not the fields left at an empty default; reading the row gives the record
+back, field for field."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hypothesis import given
+
+import stemjourney as sj
+from stemjourney.clinical._codec import encode_record
+from stemjourney.journey._journey import RecordEntry
+from stemjourney.store._rows import record_data, record_from_row, record_payload, record_row
+from stemjourney.testing import records
+
+AT = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+@given(records())
+def test_a_record_row_reads_back_as_the_record(record: sj.Record) -> None:
+    entry = RecordEntry(
+        journey_id="j-1",
+        record=record,
+        cycle=1,
+        stage="consultation",
+        stage_seq=1,
+        recorded_at=AT,
+        actor="dr.a",
+        version=2,
+    )
+    row = record_row(entry, 7)
+    payload = json.loads(row[4])
+    assert "kind" not in payload
+    assert type(record).time_field not in payload
+    assert None not in payload.values()
+    assert [] not in payload.values()
+    assert record_data(row[2], row[3], row[4]) == encode_record(record)
+    back = record_from_row((*row, "consultation", "2026-01-05 09:00:00", "dr.a", None))
+    assert back.record == record
+
+
+def test_empty_fields_are_left_out_and_come_back() -> None:
+    screening = sj.EligibilityAssessment(assessed_at=AT)
+    assert record_payload(screening) == "{}"
+    assert record_data("eligibility", "2026-01-05 09:00:00", "{}") == encode_record(screening)
+
+
+def test_a_default_that_is_not_empty_is_kept() -> None:
+    """Only empty defaults are left out: a stored consent keeps its scope, so a later
+    default could not change what an old row says."""
+    consent = sj.Consent(signed_at=AT, form_version="v3")
+    assert json.loads(record_payload(consent)) == {"form_version": "v3", "scope": "treatment"}
+
+
+def test_the_store_keeps_each_fact_once(tmp_path: Path) -> None:
+    """Through the public API: the payload holds neither kind nor time, and the record read
+    back is the one recorded."""
+    path = tmp_path / "c.db"
+    with sj.open_store(path) as store:
+        patient = store.add_patient("MRN-1", actor="desk")
+        journey = store.open_journey(
+            patient.id,
+            condition="knee osteoarthritis",
+            site="knee",
+            side="left",
+            cell_source="bone_marrow",
+            actor="dr.a",
+            occurred_at=AT,
+        )
+        screening = sj.EligibilityAssessment(assessed_at=AT, assessor="dr.a")
+        store.record(journey.id, screening, actor="dr.a")
+        assert store.journey(journey.id).records[-1].record == screening
+        assert store.verify().ok
+    conn = sqlite3.connect(path)
+    kind, occurred, payload = conn.execute(
+        "SELECT kind, occurred_at, payload FROM records"
+    ).fetchone()
+    conn.close()
+    assert (kind, occurred) == ("eligibility", "2026-01-05 09:00:00")
+    assert json.loads(payload) == {"assessor": "dr.a"}
