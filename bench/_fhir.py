@@ -90,14 +90,19 @@ _SCORE_AT = (6, 10, 7, 11, 12)
 
 
 def _record(row: Any, subject: dict[str, str]) -> dict[str, Any]:
+    # The record whole, as the export writes it: the payload with its kind and time put
+    # back from the row's columns (the time under a name of the same length as any).
     data = json.loads(row[4])
+    data["kind"] = row[2]
+    data["occurred_at"] = row[3]
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return {
         "resourceType": "Procedure",
         "id": _id(f"{row[0]}/{row[1]}"),
         "identifier": [{"system": "urn:stemjourney:record", "value": f"{row[0]}/{row[1]}"}],
-        "extension": [_entry_ext(row, _RECORD_AT, row[4])],
+        "extension": [_entry_ext(row, _RECORD_AT, text)],
         "status": "completed",
-        "code": {"text": data["kind"]},
+        "code": {"text": row[2]},
         "subject": subject,
         "performedDateTime": _t(row[3]),
         "bodySite": [{"text": f"{data.get('site')}, {data.get('side')}"}],
