@@ -33,16 +33,6 @@ __all__ = ["move_sequences"]
 
 R = TypeVar("R", bound=Record | Score)
 
-_TIME_FIELDS = {
-    "eligibility": "assessed_at",
-    "consent": "signed_at",
-    "harvest": "harvested_at",
-    "injection": "injected_at",
-    "follow_up_visit": "visited_at",
-    "adverse_event": "onset_at",
-    "score": "measured_at",
-}
-
 # Strategies are built once (building them is the costly part) and their records retimed.
 _cached: Any = functools.cache
 
@@ -53,7 +43,7 @@ def _retimed(record: R, when: datetime) -> R:
         return attrs.evolve(
             record, started_at=record.started_at + shift, finished_at=record.finished_at + shift
         )
-    changes: dict[str, Any] = {_TIME_FIELDS[record.kind]: when}
+    changes: dict[str, Any] = {type(record).time_field: when}
     return attrs.evolve(record, **changes)
 
 
