@@ -160,3 +160,29 @@ def test_memory_store_behaves_like_a_file() -> None:
         with pytest.raises(sj.exceptions.DuplicateError):
             add_journey(store)
         assert store.verify().ok
+
+
+def test_an_entrys_seq_is_its_id_on_sqlite(tmp_path: Path) -> None:
+    """Entries are sealed as they are written on SQLite, so the table holds seq = id (a
+    CHECK, no index of seq); PostgreSQL, which seals after the commit, keeps a unique
+    index of seq instead (docs/backends.md, "The hash chain")."""
+    from stemjourney.store._pg_schema import INDEXES
+
+    path = tmp_path / "c.db"
+    with open_file(path) as store:
+        add_journey(store)
+        head = store.head()
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT id, seq FROM audit_log").fetchall()
+        assert rows
+        assert all(entry == seq for entry, seq in rows)
+        assert (len(rows), head.seq) == (rows[-1][0], rows[-1][1])
+        indexed = [r[1] for r in conn.execute("PRAGMA index_list(audit_log)")]
+        assert not [n for n in indexed if "autoindex" in n]
+        conn.execute("DROP TRIGGER audit_log_no_update")
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            conn.execute("UPDATE audit_log SET seq = seq + 1 WHERE id = 1")
+    finally:
+        conn.close()
+    assert "UNIQUE INDEX audit_log_seq ON audit_log (seq)" in INDEXES["audit_log_seq"]

@@ -281,7 +281,7 @@ class _Reader:
         elif resource is not None and resource.get("resourceType") == "Observation":
             data = self._score(resource, where.split(".", 1)[0])
         else:
-            raise _fail(f"{where}.record", "is missing", "the record as stemjourney stores it")
+            raise _fail(f"{where}.record", "is missing", "the record as stemjourney encodes it")
         kind = data["kind"]
         return RecordFacts(
             _one(parts, "version", where, int),
