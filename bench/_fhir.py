@@ -91,7 +91,7 @@ _SCORE_AT = (6, 10, 7, 11, 12)
 
 def _record(row: Any, subject: dict[str, str]) -> dict[str, Any]:
     # The record whole, as the export writes it: the payload with its kind and time put
-    # back from the row's columns (the time under a name of the same length as any).
+    # back from the row's columns (the time under one key for every kind).
     data = json.loads(row[4])
     data["kind"] = row[2]
     data["occurred_at"] = row[3]

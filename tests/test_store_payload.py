@@ -9,10 +9,13 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 
 import stemjourney as sj
-from stemjourney.clinical._codec import encode_record
+from _store_helpers import DAY0, add_journey, open_file
+from stemjourney.clinical._codec import encode_record, time_text
+from stemjourney.exceptions import ValidationError
 from stemjourney.journey._journey import RecordEntry
 from stemjourney.store._rows import record_data, record_from_row, record_payload, record_row
 from stemjourney.testing import records
@@ -60,18 +63,9 @@ def test_the_store_keeps_each_fact_once(tmp_path: Path) -> None:
     """Through the public API: the payload holds neither kind nor time, and the record read
     back is the one recorded."""
     path = tmp_path / "c.db"
-    with sj.open_store(path) as store:
-        patient = store.add_patient("MRN-1", actor="desk")
-        journey = store.open_journey(
-            patient.id,
-            condition="knee osteoarthritis",
-            site="knee",
-            side="left",
-            cell_source="bone_marrow",
-            actor="dr.a",
-            occurred_at=AT,
-        )
-        screening = sj.EligibilityAssessment(assessed_at=AT, assessor="dr.a")
+    with open_file(path) as store:
+        journey = add_journey(store)
+        screening = sj.EligibilityAssessment(assessed_at=DAY0, assessor="dr.a")
         store.record(journey.id, screening, actor="dr.a")
         assert store.journey(journey.id).records[-1].record == screening
         assert store.verify().ok
@@ -80,5 +74,15 @@ def test_the_store_keeps_each_fact_once(tmp_path: Path) -> None:
         "SELECT kind, occurred_at, payload FROM records"
     ).fetchone()
     conn.close()
-    assert (kind, occurred) == ("eligibility", "2026-01-05 09:00:00")
+    assert (kind, occurred) == ("eligibility", time_text(DAY0))
     assert json.loads(payload) == {"assessor": "dr.a"}
+
+
+def test_a_damaged_payload_is_refused_without_its_text() -> None:
+    """Neither the message nor the args carry the stored text (it may be health data)."""
+    for payload in ('{"form_version": "Jane Doe', '["Jane Doe"]'):
+        with pytest.raises(ValidationError) as raised:
+            record_data("consent", "2026-01-05 09:00:00", payload)
+        assert raised.value.__cause__ is None
+        assert "Jane" not in str(raised.value)
+        assert "Jane" not in repr(raised.value.args)

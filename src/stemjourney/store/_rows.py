@@ -163,7 +163,9 @@ def _empty_fields(cls: type[Any]) -> dict[str, Any]:
     for a in attrs.fields(cls):
         default = a.default
         if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = None if default.takes_self else default.factory()
+            if default.takes_self:
+                continue  # a default made from the record's other fields is kept
+            default = default.factory()
         if default is not attrs.NOTHING:
             encoded = encode(default)
             if encoded is None or encoded == []:
@@ -196,7 +198,10 @@ def record_data(kind: str, occurred_at: str, payload: Any) -> dict[str, Any]:
     """The record of a ``records`` row as the codec encodes it: :func:`record_payload`
     undone, its ``kind`` and time put back from the row's columns, its empty fields from
     their defaults."""
-    fields = json.loads(payload)
+    try:
+        fields = json.loads(payload)
+    except (TypeError, ValueError):  # the error would quote the stored text
+        raise ValidationError("payload", "is not JSON", "the record's fields as JSON") from None
     if not isinstance(fields, dict):
         raise ValidationError("payload", "is not a JSON object", "the record's fields")
     data: dict[str, Any] = {**_EMPTY.get(kind, {}), **fields, "kind": kind}

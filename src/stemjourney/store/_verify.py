@@ -24,7 +24,7 @@ from stemjourney.store._tables import AUDIT, JOURNEYS, STORE_META
 from stemjourney.store._upgrade import UPGRADES
 from stemjourney.store._verify_rows import COVERS, Covered, scan_patients
 from stemjourney.store._verify_shards import scan_journeys
-from stemjourney.store._writes import ACTIONS
+from stemjourney.store._writes import ACTIONS, chain_order
 
 __all__ = ["Problem", "VerifyReport", "verify"]
 
@@ -153,7 +153,7 @@ class _Run:
         seen = bytearray(covered.last + 1)
         entry_hash, check_hashes = self.chain.entry_hash, self.check_hashes
         entries = 0
-        order = "id" if self.backend.inline else "seq"  # a seq is its id where sealed inline
+        order = chain_order(self.backend.inline)
         for row in stream(self.conn, AUDIT.select("seq IS NOT NULL", order=order)):
             number += 1
             entries += 1

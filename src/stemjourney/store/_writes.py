@@ -36,6 +36,7 @@ __all__ = [
     "Prev",
     "append",
     "audit_row",
+    "chain_order",
     "entry_rows",
     "insert_journey",
     "last_entry",
@@ -60,12 +61,20 @@ ACTIONS = (
 Prev = tuple[int, bytes]
 """The sequence number and hash of the latest sealed entry."""
 
+
+def chain_order(inline: bool) -> str:
+    """The audit log's column in chain order on a backend that seals ``inline`` (each entry
+    as it is written: its seq is its id, SQLite) or after the commit (by seq, PostgreSQL's
+    index)."""
+    return "id" if inline else "seq"
+
+
 _LAST = {
-    order: f"SELECT seq, hash FROM {AUDIT.name} WHERE seq IS NOT NULL ORDER BY {order} DESC LIMIT 1"
-    for order in ("id", "seq")
+    inline: f"SELECT seq, hash FROM {AUDIT.name} WHERE seq IS NOT NULL "
+    f"ORDER BY {chain_order(inline)} DESC LIMIT 1"
+    for inline in (True, False)
 }
-"""The latest sealed entry, where entries are sealed as they are written (a seq is its id,
-SQLite) and where they are sealed after their commit (by seq, PostgreSQL's index)."""
+"""The latest sealed entry, by whether the backend seals inline."""
 _LAST_ID = f"SELECT max(id) FROM {AUDIT.name}"
 _UPDATE_STATE = (
     f"UPDATE {JOURNEYS.name} SET stage = ?, cycle = ?, version = ?, stage_seq = ?, moved_at = ?, "
@@ -109,7 +118,7 @@ class Context:
 def last_entry(conn: Db, inline: bool = True) -> Prev:
     """The latest sealed entry's sequence number and hash (0 and the genesis hash when empty)
     of a backend that seals ``inline`` (each entry as it is written) or not."""
-    row = conn.execute(_LAST["id" if inline else "seq"]).fetchone()
+    row = conn.execute(_LAST[inline]).fetchone()
     return (0, GENESIS) if row is None else (row[0], bytes(row[1]))
 
 
