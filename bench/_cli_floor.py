@@ -20,7 +20,7 @@ _JOURNEY = (
     "FROM journeys WHERE id = ?"
 )
 _MOVES = (
-    "SELECT t.seq, t.source, t.target, t.cycle, t.occurred_at, a.actor "
+    "SELECT t.seq, t.source, t.target, t.cycle, a.occurred_at, a.actor "
     "FROM transitions AS t JOIN audit_log AS a ON a.id = t.audit_id "
     "WHERE t.journey_id = ? ORDER BY t.seq"
 )

@@ -197,10 +197,10 @@ def _journey(j: Any, moves: list[Any], subject: dict[str, str]) -> Iterator[dict
     }
 
 
-# The rows the store reads for a journey: each entry with its audit entry's time, actor and
+# The rows the store reads for a journey: each entry with its audit entry's times, actor and
 # reason, each record and score with its stage, in journey order.
 _MOVES = """
-SELECT t.journey_id, t.seq, t.version, t.source, t.target, t.cycle, t.occurred_at,
+SELECT t.journey_id, t.seq, t.version, t.source, t.target, t.cycle, a.occurred_at,
        t.late_reason, t.override_reason, t.reason_record, t.audit_id,
        a.recorded_at, a.actor, a.reason
 FROM transitions AS t JOIN audit_log AS a ON a.id = t.audit_id

@@ -102,7 +102,8 @@ def test_a_damaged_schema_or_a_text_file_is_refused_untouched(tmp_path: Path) ->
         conn.execute("PRAGMA journal_mode = DELETE")
     conn.close()
     data = bytearray(path.read_bytes())
-    data[100:4096] = b"\xa5" * (4096 - 100)
+    page = int.from_bytes(data[16:18], "big")  # the header's page size
+    data[100:page] = b"\xa5" * (page - 100)
     path.write_bytes(bytes(data))
     _refused(path, CorruptDatabaseError)
     notes = tmp_path / "notes.db"
@@ -247,10 +248,11 @@ def test_damaged_pages_raise_corrupt_database_error_without_stored_text(tmp_path
         root = conn.execute(
             "SELECT rootpage FROM sqlite_schema WHERE name = 'observations'"
         ).fetchone()[0]
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
     conn.close()
     with path.open("r+b") as file:
-        file.seek((root - 1) * 4096)
-        file.write(b"\xa5" * 4096)
+        file.seek((root - 1) * page)
+        file.write(b"\xa5" * page)
     with open_file(path) as store:
         with pytest.raises(CorruptDatabaseError) as damaged:
             store.journey("j-1")

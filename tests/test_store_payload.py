@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -86,3 +86,31 @@ def test_a_damaged_payload_is_refused_without_its_text() -> None:
         assert raised.value.__cause__ is None
         assert "Jane" not in str(raised.value)
         assert "Jane" not in repr(raised.value.args)
+
+
+def test_a_moves_clinical_time_is_kept_in_its_audit_entry_only(tmp_path: Path) -> None:
+    """A move's row does not repeat the clinical time its audit entry holds; the journey
+    read back (warm and from a new store) has it, and verify() checks it."""
+    path = tmp_path / "c.db"
+    with open_file(path) as store:
+        add_journey(store)
+        later = DAY0 + timedelta(days=3)
+        moved = store.move(
+            "j-1", "withdrawn", actor="dr.lee", occurred_at=later, reason="moved away"
+        )
+        assert moved.history[-1].occurred_at == later
+    with open_file(path) as store:
+        history = store.journey("j-1").history
+        assert [e.occurred_at for e in history] == [DAY0, later]
+        assert store.verify().ok
+    conn = sqlite3.connect(path)
+    try:
+        columns = [c[1] for c in conn.execute("PRAGMA table_info(transitions)")]
+        assert "occurred_at" not in columns
+        entries = conn.execute(
+            "SELECT a.action, a.occurred_at FROM transitions AS t "
+            "JOIN audit_log AS a ON a.id = t.audit_id ORDER BY t.seq"
+        ).fetchall()
+        assert entries == [("journey_opened", time_text(DAY0)), ("move", time_text(later))]
+    finally:
+        conn.close()

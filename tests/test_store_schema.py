@@ -11,10 +11,11 @@ import pytest
 import sqlite_utils
 
 import stemjourney as sj
-from _store_helpers import TABLES, add_journey, open_file
+from _store_helpers import DAY0, TABLES, add_journey, open_file
 from stemjourney.exceptions import ReadOnlyError, SchemaError, StorageError
 from stemjourney.store import APPLICATION_ID, SCHEMA_VERSION, open_store
 from stemjourney.store._chain import Chain
+from stemjourney.store._connect import PAGE_SIZE
 from stemjourney.store._upgrade import UPGRADES, prepare
 from stemjourney.testing import memory_store
 
@@ -26,6 +27,24 @@ def test_new_file_is_private_and_marked(tmp_path: Path) -> None:
         assert store.db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_a_new_file_has_8_kib_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """A new file is made with PAGE_SIZE pages (fewer bytes left unused); a file that
+    exists keeps the page size it was made with, and reopens and verifies as it was."""
+    path = tmp_path / "c.db"
+    with open_file(path) as store:
+        add_journey(store)
+        assert store.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 8192
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("VACUUM")
+    conn.close()
+    with open_file(path) as store:
+        assert store.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        store.move("j-1", "withdrawn", actor="dr.lee", occurred_at=DAY0, reason="moved away")
+        assert store.verify().ok
 
 
 def test_settings_hold_on_every_open(tmp_path: Path) -> None:

@@ -324,8 +324,8 @@ def test_verify_reports_damaged_pages_without_raising(clinic: Path, tmp_path: Pa
     copy = tmp_path / "c.db"
     shutil.copyfile(clinic, copy)
     data = bytearray(copy.read_bytes())
-    page = 4096
     with sqlite3.connect(copy) as conn:
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
         roots = [
             r
             for (r,) in conn.execute(

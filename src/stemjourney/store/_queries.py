@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 _AUDIT = "a.recorded_at, a.actor, a.reason"
+_MOVE_AUDIT = f"a.occurred_at, {_AUDIT}"
+"""A move's clinical time is its audit entry's (``transitions`` does not repeat it)."""
 
 
 def _entries(table: Any, alias: str, where: str) -> str:
@@ -53,7 +55,7 @@ def _entries(table: Any, alias: str, where: str) -> str:
 def _moves(where: str) -> str:
     columns = ", ".join(f"t.{n}" for n in TRANSITIONS.names)
     return (
-        f"SELECT {columns}, {_AUDIT} FROM {TRANSITIONS.name} AS t"
+        f"SELECT {columns}, {_MOVE_AUDIT} FROM {TRANSITIONS.name} AS t"
         f" JOIN {AUDIT.name} AS a ON a.id = t.audit_id WHERE {where}"
     )
 
@@ -205,11 +207,11 @@ def _history_entries(
     args = (json.dumps(list(ids)),)
     loads = json.loads
     for row in conn.execute(SQL["transitions_of_many"], args):
-        recorded, actor, reason = row[_T : _T + 3]
+        occurred, recorded, actor, reason = row[_T : _T + 4]
         grouped[row[0]][0].append(
             MoveFacts(
-                row[1], row[2], row[3], row[4], row[5], row[6], recorded, actor, reason,
-                row[7], row[8], None if row[9] is None else loads(row[9]),
+                row[1], row[2], row[3], row[4], row[5], occurred, recorded, actor, reason,
+                row[6], row[7], None if row[8] is None else loads(row[8]),
             )
         )  # fmt: skip
     for row in conn.execute(SQL["records_of_many"], args):

@@ -4,7 +4,8 @@
 (``patient_from_row``, ``transition_from_row``...) build values from the rows the
 SELECTs of :mod:`._queries` return: a history row followed by the entry's stage
 (for records and scores) and its audit entry's ``recorded_at``, ``actor`` and
-``reason``.
+``reason`` (for a move, its entry's ``occurred_at`` first: a move's clinical time is
+kept in its audit entry only).
 """
 
 from __future__ import annotations
@@ -128,7 +129,6 @@ def transition_row(entry: TransitionEntry, audit_id: int) -> tuple[Any, ...]:
         entry.source,
         entry.target,
         entry.cycle,
-        time_text(entry.occurred_at),
         entry.late_reason,
         entry.override_reason,
         _reason_record(entry),
@@ -137,8 +137,9 @@ def transition_row(entry: TransitionEntry, audit_id: int) -> tuple[Any, ...]:
 
 
 def transition_from_row(row: Row) -> TransitionEntry:
-    """The history entry of a ``transitions`` row and its audit entry's fields."""
-    recorded, actor, reason = row[_T : _T + 3]
+    """The history entry of a ``transitions`` row and its audit entry's fields (its clinical
+    time, then its system time, actor and reason)."""
+    occurred, recorded, actor, reason = row[_T : _T + 4]
     return TransitionEntry(
         journey_id=row[0],
         seq=row[1],
@@ -146,13 +147,13 @@ def transition_from_row(row: Row) -> TransitionEntry:
         source=row[3],
         target=row[4],
         cycle=row[5],
-        occurred_at=parse_time(row[6]),
+        occurred_at=parse_time(occurred),
         recorded_at=parse_time(recorded),
         actor=actor,
         reason=reason,
-        late_reason=row[7],
-        override_reason=row[8],
-        reason_record=None if row[9] is None else decode_record(json.loads(row[9])),
+        late_reason=row[6],
+        override_reason=row[7],
+        reason_record=None if row[8] is None else decode_record(json.loads(row[8])),
     )
 
 

@@ -138,7 +138,7 @@ _VIEWS = [
         WHERE j.closed_at IS NULL""",
     f"""CREATE VIEW transition_trail AS
         SELECT t.journey_id, t.seq, t.source AS from_stage, t.target AS to_stage, t.cycle,
-               t.occurred_at, a.recorded_at, a.actor, a.reason, t.late_reason,
+               a.occurred_at, a.recorded_at, a.actor, a.reason, t.late_reason,
                t.override_reason, t.reason_record, a.id AS audit_id, a.seq AS audit_seq,
                hex(a.hash) AS hash
         FROM {TRANSITIONS.name} AS t JOIN {AUDIT.name} AS a ON a.id = t.audit_id""",

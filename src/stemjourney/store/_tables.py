@@ -189,7 +189,6 @@ TRANSITIONS = Table(
         _c("source", "TEXT", "the stage left (empty for the opening)"),
         _c("target", "TEXT NOT NULL", "the stage entered"),
         _c("cycle", "INTEGER NOT NULL", "the treatment round after the move"),
-        _c("occurred_at", _TIME, "when the move happened (clinical time, UTC)"),
         _c("late_reason", "TEXT", "why a move dated before the previous one was allowed"),
         _c("override_reason", "TEXT", "why a clinician cut the rest short"),
         _c(
@@ -201,7 +200,10 @@ TRANSITIONS = Table(
     ),
     constraints=("PRIMARY KEY (journey_id, seq)",),
     options="STRICT, WITHOUT ROWID",
-    description="Every move of every journey; its reason, actor and times are in audit_log.",
+    description=(
+        "Every move of every journey; when it happened (clinical time), its reason, actor "
+        "and system time are its entry's in audit_log."
+    ),
 )
 
 RECORDS = Table(

@@ -175,7 +175,7 @@ def _copy_1(conn: sqlite3.Connection, chain: Chain, engine: Engine, count: int, 
     moves: dict[tuple[str, int], tuple[Any, ...]] = {}
     for t in conn.execute("SELECT * FROM v1_transitions ORDER BY journey_id, seq"):
         moves[(t[0], t[1])] = t
-        moved: tuple[Any, ...] = (*t[:6], _new_time(t[6]), t[10], t[11], None, t[12])
+        moved: tuple[Any, ...] = (*t[:6], t[10], t[11], None, t[12])
         covered[t[12]].append((TRANSITIONS, moved, t[6], t[9]))
     for r in conn.execute("SELECT * FROM v1_records ORDER BY journey_id, version"):
         payload = record_payload(decode_record(json.loads(r[4])))
@@ -250,9 +250,10 @@ def _copy_1(conn: sqlite3.Connection, chain: Chain, engine: Engine, count: int, 
             for table, row, _when, _why in mine:
                 pairs.append((table.name, row))
                 inserts.append((table, row))
-            if len(mine) == 1:
-                occurred = _new_time(mine[0][2])
-                reason = mine[0][3]
+            moving = [m for m in mine if m[0] is TRANSITIONS]
+            if len(mine) == 1 or moving:  # a move's clinical time is kept in its entry only
+                occurred = _new_time((moving or mine)[0][2])
+                reason = (moving or mine)[0][3]
         fields = (
             seq, seq, action, journey_id, patient_id, occurred, recorded_at, actor, reason, key,
         )  # fmt: skip

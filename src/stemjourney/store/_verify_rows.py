@@ -30,6 +30,7 @@ from stemjourney.store._chain import rows_digest
 from stemjourney.store._db import Db, id_range, stream
 from stemjourney.store._schedule import Planner
 from stemjourney.store._tables import (
+    AUDIT,
     JOURNEYS,
     OBSERVATIONS,
     PATIENT_ERASURES,
@@ -74,6 +75,20 @@ _FIELDS = {
     for kind, cls in RECORD_TYPES.items()
 }
 """The fields a record's payload may hold, by kind: all but its time (``occurred_at``)."""
+_AT = len(TRANSITIONS.columns)
+_ENTRY = _AT + 1
+_MOVES = (
+    f"SELECT {', '.join('t.' + n for n in TRANSITIONS.names)}, a.occurred_at, a.id "
+    f"FROM {TRANSITIONS.name} AS t LEFT JOIN {AUDIT.name} AS a ON a.id = t.audit_id"
+)
+"""Each move's row, then its audit entry's clinical time (the move's: the row does not
+repeat it) and id (``None`` when the row names no entry)."""
+_MOVE_ORDER = " ORDER BY t.journey_id, t.seq"
+_LATE, _REASON_RECORD, _AUDIT_ID = (
+    TRANSITIONS.index("late_reason"),
+    TRANSITIONS.index("reason_record"),
+    TRANSITIONS.index("audit_id"),
+)
 
 
 class Covered:
@@ -178,7 +193,8 @@ class _Journey:
         self.found = found
 
     def moves(self, rows: list[Any]) -> tuple[list[Any], dict[int, Any]]:
-        """Check the moves; return them and the moves by seq."""
+        """Check the moves (each a ``transitions`` row, then its entry's clinical time and
+        id: :data:`_MOVES`); return them and the moves by seq."""
         jid, found = self.jid, self.found
         by_seq = {}
         prev = None
@@ -188,11 +204,11 @@ class _Journey:
             by_seq[t[1]] = t
             if t[1] != n:
                 found(TRANSITIONS.name, key, "seq", f"is not {n}: moves are missing or extra")
-            timed = _time(t[6])
-            if not timed:
-                found(TRANSITIONS.name, key, "occurred_at", "is not a UTC time")
-            if t[9] is not None:
-                self._reason_record(key, t[9])
+            timed = _time(t[_AT])
+            if not timed and t[_ENTRY] is not None:  # no entry: the cover check says so
+                found(AUDIT.name, str(t[_ENTRY]), "occurred_at", "is not a UTC time")
+            if t[_REASON_RECORD] is not None:
+                self._reason_record(key, t[_REASON_RECORD])
             if prev is None:
                 if t[3] is not None or t[4] != self.pipeline.initial or t[5] != 1 or t[2] != 1:
                     found(TRANSITIONS.name, key, "target", "is not an opening at the first stage")
@@ -202,8 +218,8 @@ class _Journey:
                     found(TRANSITIONS.name, key, "target", "is not a move the pipeline allows")
                 elif t[5] != prev[5] + (1 if transition.starts_cycle else 0):
                     found(TRANSITIONS.name, key, "cycle", "does not follow the previous move")
-                if timed and prev_timed and t[6] < prev[6] and t[7] is None:
-                    found(TRANSITIONS.name, key, "occurred_at", "is before the previous move")
+                if timed and prev_timed and t[_AT] < prev[_AT] and t[_LATE] is None:
+                    found(AUDIT.name, str(t[_ENTRY]), "occurred_at", "is before the previous move")
             prev, prev_timed = t, timed
         return rows, by_seq
 
@@ -285,8 +301,8 @@ class _Journey:
             found(JOURNEYS.name, jid, "stage", "has no history")
             return
         last = moves[-1]
-        closed = next((t[6] for t in moves if self.pipeline.is_outcome(str(t[4]))), None)
-        expected = (moves[0][6], last[4], last[5], len(versions), last[1], last[6], closed)
+        closed = next((t[_AT] for t in moves if self.pipeline.is_outcome(str(t[4]))), None)
+        expected = (moves[0][_AT], last[4], last[5], len(versions), last[1], last[_AT], closed)
         for (name, at), value in zip(_SUMMARY, expected, strict=True):
             if j[at] != value:
                 found(JOURNEYS.name, jid, name, "differs from the journey's history")
@@ -343,7 +359,8 @@ def scan_rows(
     own, bounds = id_range("id", *between)
     of_journey, _ = id_range("journey_id", *between)
     journeys = stream(conn, JOURNEYS.select(own, order="id"), bounds)
-    moves = _stream(conn, TRANSITIONS.select(of_journey, order="journey_id, seq"), bounds)
+    of_move, _ = id_range("t.journey_id", *between)
+    moves = _stream(conn, _MOVES + (f" WHERE {of_move}" if of_move else "") + _MOVE_ORDER, bounds)
     records = _stream(conn, RECORDS.select(of_journey, order="journey_id, version"), bounds)
     scores = _stream(conn, OBSERVATIONS.select(of_journey, order="journey_id, version"), bounds)
     planned = _stream(
@@ -396,9 +413,9 @@ def scan_rows(
         _schedule(jid, r_rows, o_rows, amended, take("s", jid), planner, found)
         groups: dict[Any, list[tuple[str, Sequence[Any]]]] = {}
         if t_rows:
-            groups.setdefault(t_rows[0][10], []).append((JOURNEYS.name, tuple(j[:7])))
+            groups.setdefault(t_rows[0][_AUDIT_ID], []).append((JOURNEYS.name, tuple(j[:7])))
         for t in t_rows:
-            groups.setdefault(t[10], []).append((TRANSITIONS.name, t))
+            groups.setdefault(t[_AUDIT_ID], []).append((TRANSITIONS.name, t[:_AT]))
         merged = sorted(
             [(r[1], RECORDS.name, r, r[8]) for r in r_rows]
             + [(o[1], OBSERVATIONS.name, o, o[9]) for o in o_rows]
