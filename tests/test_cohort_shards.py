@@ -90,8 +90,8 @@ def test_workers_fold_their_shares_and_this_process_only_its_own(
     with open_store(clinic) as store:
         alone = _report(store, 1)
         assert _report(store, 2) == alone
-    assert len(folded_here) == 1  # its own share; the worker folded the rest
-    assert folded_here == [1]
+    assert len(folded_here) == 1  # its own shares; the worker folded the rest
+    assert folded_here == [shards.SLICES + 1]
 
 
 @pytest.mark.parametrize("broken", BROKEN)
@@ -104,7 +104,7 @@ def test_a_share_whose_worker_fails_is_folded_here(
         alone = _report(store, 1)
         assert _report(store, 3) == alone
     assert len(folded_here) == 3
-    assert sum(folded_here) == 3  # every share, each once
+    assert folded_here == [shards.SLICES + 1, shards.SLICES, shards.SLICES]  # each once
 
 
 def test_shares_read_across_a_write_are_folded_again_in_one_pass(
@@ -141,7 +141,24 @@ def test_shares_read_across_a_write_are_folded_again_in_one_pass(
         monkeypatch.setattr(FactShard, "read", plain_read)
         assert shared == _report(store, 2)
         assert answers == [False, True]
-    assert reads == 2
+    assert reads == 2 * shards.SLICES + 1  # every share of the first report, read here
+
+
+@pytest.mark.parametrize("count", [2, 3, 4])
+@pytest.mark.parametrize("total", [2, 3, 5, 13, 25])
+def test_shares_are_split_in_order_this_process_taking_one_more(count: int, total: int) -> None:
+    """Every share goes to one process, in order; each worker gets as many, and this
+    process (which starts folding at once) as many or one more."""
+    given: list[Any] = list(range(total))
+    mine, theirs = shards._parts(given, count)
+    assert [*mine, *(s for part in theirs for s in part)] == given
+    assert len(theirs) == min(count, total) - 1
+    assert all(part for part in theirs)
+    sizes = {len(part) for part in theirs}
+    assert len(sizes) <= 1
+    assert not sizes or len(mine) >= next(iter(sizes))
+    if total == 2 * shards.SLICES + 1 and count == 2:
+        assert (len(mine), len(theirs[0])) == (shards.SLICES + 1, shards.SLICES)
 
 
 def test_a_worker_reads_its_shares_and_terms_and_writes_what_it_folded(clinic: Path) -> None:

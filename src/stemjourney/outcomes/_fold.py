@@ -214,7 +214,7 @@ class OutcomeFold:
         spec = INSTRUMENTS.get(instrument)
         self._direction = None if spec is None else (spec.higher_is_better, spec.best)
         self._windows: dict[tuple[tuple[int, date], ...], tuple[Window, ...]] = {}
-        self._slots: dict[tuple[tuple[int, date], ...], dict[int, list[_Slot]]] = {}
+        self._slots: dict[date, list[_Slot]] = {}
         self._judged: dict[tuple[float, float], tuple[float, tuple[bool, ...]]] = {}
         self._lookback_start = LookbackStarts(protocol.baseline_lookback)
         self._on = on.toordinal()
@@ -280,13 +280,17 @@ class OutcomeFold:
             return [self._outcome_of(c) for c in self.cycles(facts)]
         times, days, values = known
         slots = self._slots_of(firsts)
-        events = _adverse_events(facts)
-        starts = sorted(set(firsts.values()))
+        events = _adverse_events(facts) if facts.adverse_events else _NO_EVENTS
+        one = len(firsts) == 1
+        starts = [] if one else sorted(set(firsts.values()))
         out: list[CycleOutcome] = []
         for cycle, injected in firsts.items():
             found = baseline_index(times, injected, self._lookback_start(injected))
             base = None if found is None else values[found]
-            lo, hi = _span(cycle, injected, times, firsts, starts)
+            if one:  # every score after the only first injection follows it
+                lo, hi = bisect_right(times, injected), len(times)
+            else:
+                lo, hi = _span(cycle, injected, times, firsts, starts)
             points = self._points(slots.get(cycle, []), days, values, lo, hi, base)
             out.append((cycle, cycle in events, events.get(cycle, False), base, points))
         return out
@@ -313,20 +317,24 @@ class OutcomeFold:
         return times, days, values
 
     def _slots_of(self, firsts: dict[int, str]) -> dict[int, list[_Slot]]:
-        """The windows :meth:`windows` plans, by cycle, as :data:`_Slot` (cached)."""
-        key = tuple(zip(firsts, map(self.day, firsts.values()), strict=True))
-        found = self._slots.get(key)
+        """The windows :meth:`windows` plans, by cycle, as :data:`_Slot`: each cycle's from
+        the windows planned after its injection day alone (cached by the day), cut at the
+        next cycle's day as :func:`plan_windows` cuts them."""
+        days = list(map(self.day, firsts.values()))
+        out: dict[int, list[_Slot]] = {}
+        for n, cycle in enumerate(firsts):
+            slots = self._slots_from(days[n])
+            out[cycle] = slots if n + 1 == len(days) else _cut(slots, days[n + 1].toordinal())
+        return out
+
+    def _slots_from(self, day: date) -> list[_Slot]:
+        """The windows planned after an injection on ``day`` with no cycle after it (cached)."""
+        found = self._slots.get(day)
         if found is None:
-            found = self._slots[key] = {}
-            for cycle, label, _, due, opens, closes in plan_windows(dict(key), self.protocol):
-                slot = (
-                    label,
-                    due.toordinal(),
-                    opens.toordinal(),
-                    closes.toordinal(),
-                    due <= self.on,
-                )
-                found.setdefault(cycle, []).append(slot)
+            found = self._slots[day] = [
+                (label, due.toordinal(), opens.toordinal(), closes.toordinal(), due <= self.on)
+                for _, label, _, due, opens, closes in plan_windows({1: day}, self.protocol)
+            ]
         return found
 
     def _points(
@@ -431,8 +439,23 @@ def nearest_day(days: list[int], due: int, lo: int, hi: int) -> int | None:
     return bisect_left(days, below, lo, above)
 
 
+def _cut(slots: list[_Slot], stop: int) -> list[_Slot]:
+    """``slots`` of a cycle whose next cycle starts on the ordinal ``stop``, as
+    :func:`plan_windows` cuts them: the visits due by then, each window closing by then."""
+    out: list[_Slot] = []
+    for slot in slots:
+        if slot[1] > stop:
+            break
+        out.append(slot if slot[3] <= stop else (*slot[:3], stop, slot[4]))
+    return out
+
+
 def _time(score: tuple[str, float]) -> str:
     return score[0]
+
+
+_NO_EVENTS: dict[int, bool] = {}
+"""The adverse events of a journey without any (never changed)."""
 
 
 def _adverse_events(facts: OutcomeFacts) -> dict[int, bool]:

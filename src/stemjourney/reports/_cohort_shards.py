@@ -1,13 +1,14 @@
 """The cohort report of a large store on several cores: shares of its journeys folded at once.
 
 A store in an SQLite file splits its journeys into shares by id
-(:meth:`Store.outcome_fact_shards <stemjourney.store.Store.outcome_fact_shards>`). Each
-share but the first goes to a worker (:mod:`stemjourney._workers`: a fresh ``python``
-running :func:`main`), which gets the share and the report's terms as a pickle, folds the
-share with :class:`~stemjourney.reports.CohortAggregator` and writes back what it folded
-(:meth:`~stemjourney.reports.CohortAggregator.folded`). This process folds the first
-share meanwhile and merges the rest. A worker that cannot start, fails or does not answer
-in time (:func:`~stemjourney._workers.deadline`) leaves its share to this process. Every
+(:meth:`Store.outcome_fact_shards <stemjourney.store.Store.outcome_fact_shards>`), a few
+for each process (:data:`SLICES`). Each worker (:mod:`stemjourney._workers`: a fresh
+``python`` running :func:`main`) gets its shares and the report's terms as a pickle,
+folds them with :class:`~stemjourney.reports.CohortAggregator` and writes back what it
+folded (:meth:`~stemjourney.reports.CohortAggregator.folded`). This process folds the
+first shares meanwhile (one more than a worker's, as it starts at once) and merges the
+rest. A worker that cannot start, fails or does not answer in time
+(:func:`~stemjourney._workers.deadline`) leaves its shares to this process. Every
 share must have been read under the same chain head, that is from the same store: when a
 write landed between the shares' reads, nothing is merged and the caller folds the store
 in one pass instead.
@@ -31,6 +32,10 @@ PARALLEL_FROM = 20_000
 """The fewest journeys a store holds for the cohort report to fold it on several cores when
 the caller leaves ``workers`` to it: below it a worker's start-up outweighs its share."""
 
+SLICES = 6
+"""Each worker's part, in shares of the store; this process takes one share more, as it
+starts folding at once while a worker is still starting (a fresh interpreter)."""
+
 Terms = tuple[date, Protocol, str, "str | None", tzinfo]
 """What a worker needs to fold as the report does: (on, protocol, instrument, void stage, tz)."""
 
@@ -53,7 +58,7 @@ def fold_shared(source: object, aggregator: CohortAggregator, workers: int | Non
     count = default_workers() if workers is None else workers
     if count < 2:
         return False
-    shares = list(source.outcome_fact_shards(count))
+    shares = list(source.outcome_fact_shards(SLICES * count + 1))
     if len(shares) < 2 or (workers is None and sum(s.journeys for s in shares) < PARALLEL_FROM):
         return False
     terms: Terms = (
@@ -63,7 +68,7 @@ def fold_shared(source: object, aggregator: CohortAggregator, workers: int | Non
         aggregator.void,
         aggregator.tz,
     )
-    mine, theirs = shares[:1], [[share] for share in shares[1:]]
+    mine, theirs = _parts(shares, count)
     try:
         payloads = [pickle.dumps((given, terms)) for given in theirs]
     except Exception:  # a protocol or zone of the caller's that cannot be pickled
@@ -84,6 +89,16 @@ def fold_shared(source: object, aggregator: CohortAggregator, workers: int | Non
     for _, folded in results:
         aggregator.merge(folded)
     return True
+
+
+def _parts(shares: list[FactShare], count: int) -> tuple[list[FactShare], list[list[FactShare]]]:
+    """``shares`` split among this process and at most ``count - 1`` workers, in order: as
+    many to each worker, the rest (one more than a worker's, or as many) to this one."""
+    count = min(count, len(shares))
+    each = max(1, (len(shares) - 1) // count)
+    first = len(shares) - each * (count - 1)
+    theirs = [shares[first + k * each : first + (k + 1) * each] for k in range(count - 1)]
+    return shares[:first], theirs
 
 
 def fold_shares(shares: list[FactShare], terms: Terms) -> Shared:
