@@ -11,11 +11,10 @@ import pytest
 import sqlite_utils
 
 import stemjourney as sj
-from _store_helpers import DAY0, TABLES, add_journey, open_file
+from _store_helpers import TABLES, add_journey, open_file
 from stemjourney.exceptions import ReadOnlyError, SchemaError, StorageError
 from stemjourney.store import APPLICATION_ID, SCHEMA_VERSION, open_store
 from stemjourney.store._chain import Chain
-from stemjourney.store._connect import PAGE_SIZE
 from stemjourney.store._upgrade import UPGRADES, prepare
 from stemjourney.testing import memory_store
 
@@ -27,24 +26,6 @@ def test_new_file_is_private_and_marked(tmp_path: Path) -> None:
         assert store.db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-
-
-def test_a_new_file_has_8_kib_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
-    """A new file is made with PAGE_SIZE pages (fewer bytes left unused); a file that
-    exists keeps the page size it was made with, and reopens and verifies as it was."""
-    path = tmp_path / "c.db"
-    with open_file(path) as store:
-        add_journey(store)
-        assert store.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 8192
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = DELETE")
-    conn.execute("PRAGMA page_size = 4096")
-    conn.execute("VACUUM")
-    conn.close()
-    with open_file(path) as store:
-        assert store.db.execute("PRAGMA page_size").fetchone()[0] == 4096
-        store.move("j-1", "withdrawn", actor="dr.lee", occurred_at=DAY0, reason="moved away")
-        assert store.verify().ok
 
 
 def test_settings_hold_on_every_open(tmp_path: Path) -> None:
@@ -182,9 +163,9 @@ def test_memory_store_behaves_like_a_file() -> None:
 
 
 def test_an_entrys_seq_is_its_id_on_sqlite(tmp_path: Path) -> None:
-    """Entries are sealed as they are written on SQLite, so the table holds seq = id (a
-    CHECK, no index of seq); PostgreSQL, which seals after the commit, keeps a unique
-    index of seq instead (docs/backends.md, "The hash chain")."""
+    """Entries are sealed as they are written on SQLite, so an entry's seq is its id,
+    computed from it and not stored (no index of seq); PostgreSQL, which seals after the
+    commit, stores seq with a unique index instead (docs/backends.md, "The hash chain")."""
     from stemjourney.store._pg_schema import INDEXES
 
     path = tmp_path / "c.db"
@@ -199,8 +180,9 @@ def test_an_entrys_seq_is_its_id_on_sqlite(tmp_path: Path) -> None:
         assert (len(rows), head.seq) == (rows[-1][0], rows[-1][1])
         indexed = [r[1] for r in conn.execute("PRAGMA index_list(audit_log)")]
         assert not [n for n in indexed if "autoindex" in n]
+        assert "seq" not in [c[1] for c in conn.execute("PRAGMA table_info(audit_log)")]
         conn.execute("DROP TRIGGER audit_log_no_update")
-        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        with pytest.raises(sqlite3.OperationalError, match="generated column"):
             conn.execute("UPDATE audit_log SET seq = seq + 1 WHERE id = 1")
     finally:
         conn.close()

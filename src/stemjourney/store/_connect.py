@@ -44,10 +44,6 @@ Target = str | os.PathLike[str] | sqlite3.Connection | Any
 
 _MAGIC = b"SQLite format 3\x00"
 
-PAGE_SIZE = 8192
-"""The page size of a new file: 8 KiB pages leave less of each page unused than 4 KiB
-ones (the file of a clinic is about 1.4 % smaller); a file that exists keeps its own."""
-
 
 def _header(path: str) -> bytes | None:
     """The first 100 bytes of the file, or ``None`` when it is missing or empty."""
@@ -147,8 +143,7 @@ def _value(conn: sqlite3.Connection, sql: str) -> Any:
 
 
 def configure(conn: sqlite3.Connection, busy_timeout: float) -> None:
-    """Give a new, empty database :data:`PAGE_SIZE`; set WAL, ``synchronous=FULL``, foreign
-    keys and the busy timeout, then check them.
+    """Set WAL, ``synchronous=FULL``, foreign keys and the busy timeout, then check them.
 
     An in-memory database keeps its ``memory`` journal. Raises
     :class:`~stemjourney.exceptions.StorageError` when a setting does not hold
@@ -160,8 +155,6 @@ def configure(conn: sqlite3.Connection, busy_timeout: float) -> None:
         )
     millis = max(0, round(busy_timeout * 1000))
     conn.execute(f"PRAGMA busy_timeout = {millis}")
-    if _value(conn, "PRAGMA page_count") == 0:
-        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # before WAL fixes it
     conn.execute("PRAGMA foreign_keys = ON")
     memory = _is_memory(conn)
     mode = _value(conn, "PRAGMA journal_mode = WAL")

@@ -20,6 +20,7 @@ from stemjourney.exceptions import IntegrityError, StorageError, ValidationError
 from stemjourney.store._db import stream
 from stemjourney.store._tables import AUDIT, STORE_META, TABLES
 from stemjourney.store._verify import verify
+from stemjourney.store._writes import audit_insert
 
 if TYPE_CHECKING:
     from stemjourney.store._chain import Head
@@ -96,7 +97,8 @@ def copy_store(source: Store, target: Store) -> CopyReport:
                             "copy: the source has entries waiting for their place in the "
                             "chain (writes going on); copy a store nobody is writing to"
                         )
-                    conn.executemany(table.insert(), chunk)
+                    insert = audit_insert(ctx.backend.inline) if table is AUDIT else table.insert()
+                    conn.executemany(insert, chunk)
                     counts[table.name] += len(chunk)
         ctx.backend.after_copy(conn)
         found = verify(conn, ctx.backend, target.engine, target._chain, expected_head=head)

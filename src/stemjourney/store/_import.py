@@ -22,8 +22,8 @@ from stemjourney.exceptions import NotFoundError, ValidationError
 from stemjourney.journey._journey import JourneyState
 from stemjourney.store._rows import score_value
 from stemjourney.store._schedule import scored_many
-from stemjourney.store._tables import AUDIT, JOURNEYS, OBSERVATIONS, canonical_score_row
-from stemjourney.store._writes import Context, audit_row
+from stemjourney.store._tables import JOURNEYS, OBSERVATIONS, canonical_score_row
+from stemjourney.store._writes import Context, audit_insert, audit_row
 
 __all__ = ["import_scores"]
 
@@ -107,7 +107,9 @@ def import_scores(ctx: Context, batch: Sequence[Sequence[Any]], actor: str, offs
         fields = (state.entry_id, "scores_imported", jid, None, None, now, actor, None, None)
         entries.append(audit_row(ctx, fields, state.hasher.digest()))
         bumps.append((state.version, now, state.entry_id, jid, state.first))
-    conn.executemany(AUDIT.insert(), entries)  # in the order the journeys were met
+    conn.executemany(
+        audit_insert(ctx.backend.inline), entries
+    )  # in the order the journeys were met
     conn.executemany(_BUMP, bumps)
     conn.executemany(_INSERT, out)
     scored_many(conn, {jid: state.days for jid, state in journeys.items()})

@@ -275,7 +275,7 @@ def import_journey(ctx: Context, journey: Journey) -> None:
         audit.append(w.audit_row(ctx, _fields(entry, entry_id, None), rows_digest(covered)))
         for table, row in written:
             rows.setdefault(table.name, []).append(row)
-    conn.executemany(AUDIT.insert(), audit)
+    conn.executemany(w.audit_insert(ctx.backend.inline), audit)
     for table in (TRANSITIONS, RECORDS, OBSERVATIONS):
         if table.name in rows:
             conn.executemany(table.insert(), rows[table.name])

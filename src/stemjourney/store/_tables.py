@@ -44,6 +44,9 @@ class Column:
     name: str
     declaration: str
     description: str
+    sqlite_generated: str = ""
+    """On SQLite, the expression the column is computed from (the row's other columns),
+    not stored: a VIRTUAL generated column. Empty for a stored column."""
 
 
 @attrs.frozen
@@ -55,8 +58,6 @@ class Table:
     constraints: tuple[str, ...] = ()
     options: str = "STRICT"
     description: str = ""
-    sqlite_constraints: tuple[str, ...] = ()
-    """Constraints of the SQLite form only (PostgreSQL's own are in ``._pg_schema``)."""
 
     @functools.cached_property
     def names(self) -> tuple[str, ...]:
@@ -73,15 +74,27 @@ class Table:
         return ", ".join(self.names)
 
     def create(self) -> str:
-        """The CREATE TABLE statement."""
-        parts = [f"{c.name} {c.declaration}" for c in self.columns]
-        body = ",\n    ".join([*parts, *self.constraints, *self.sqlite_constraints])
+        """The CREATE TABLE statement (SQLite's)."""
+        parts = [
+            f"{c.name} {c.declaration}"
+            + (f" GENERATED ALWAYS AS ({c.sqlite_generated}) VIRTUAL" if c.sqlite_generated else "")
+            for c in self.columns
+        ]
+        body = ",\n    ".join([*parts, *self.constraints])
         return f"CREATE TABLE {self.name} (\n    {body}\n) {self.options}"
 
     def insert(self, placeholder: str = "?") -> str:
         """The INSERT of a whole row, in column order."""
         marks = ", ".join([placeholder] * len(self.columns))
         return f"INSERT INTO {self.name} ({self.column_list}) VALUES ({marks})"
+
+    def sqlite_insert(self) -> str:
+        """The INSERT of a whole row, in column order, on SQLite: the values of its generated
+        columns are passed and not written (numbered parameters skip them)."""
+        kept = [(n, c.name) for n, c in enumerate(self.columns, start=1) if not c.sqlite_generated]
+        names = ", ".join(name for _, name in kept)
+        marks = ", ".join(f"?{n}" for n, _ in kept)
+        return f"INSERT INTO {self.name} ({names}) VALUES ({marks})"
 
     def select(self, where: str = "", order: str = "", prefix: str = "") -> str:
         """A SELECT of every column (each prefixed with ``prefix``, e.g. ``"t."``)."""
@@ -99,8 +112,8 @@ class Table:
         return self._positions[name]
 
 
-def _c(name: str, declaration: str, description: str) -> Column:
-    return Column(name, declaration, description)
+def _c(name: str, declaration: str, description: str, sqlite_generated: str = "") -> Column:
+    return Column(name, declaration, description, sqlite_generated)
 
 
 _TIME = "TEXT NOT NULL"
@@ -150,7 +163,12 @@ AUDIT = Table(
     "audit_log",
     (
         _c("id", "INTEGER PRIMARY KEY", "the entry's id (the rows it covers name it)"),
-        _c("seq", "INTEGER", "its place in the hash chain, from 1, once sealed"),
+        _c(
+            "seq",
+            "INTEGER",
+            "its place in the hash chain, from 1, once sealed (on SQLite its id, not stored)",
+            sqlite_generated="CASE WHEN hash IS NULL THEN NULL ELSE id END",
+        ),
         _c("action", "TEXT NOT NULL", "what changed: journey_opened, move, record, score, ..."),
         _c("journey_id", "TEXT", "the journey changed, if any"),
         _c("patient_id", "TEXT", "the patient added or deleted, for patient entries"),
@@ -174,10 +192,9 @@ AUDIT = Table(
     description=(
         "One hash-chained entry per change; it covers the rows the change wrote. An entry "
         "is sealed into the chain (seq and hash) in its own transaction on SQLite, where "
-        "its seq is its id, and right after its commit, in commit order, on PostgreSQL, "
-        "where a unique index keeps each seq once."
+        "its seq is its id (computed from it, not stored), and right after its commit, in "
+        "commit order, on PostgreSQL, where a unique index keeps each seq once."
     ),
-    sqlite_constraints=("CHECK (seq = id)",),
 )
 
 TRANSITIONS = Table(

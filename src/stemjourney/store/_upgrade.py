@@ -258,7 +258,7 @@ def _copy_1(conn: sqlite3.Connection, chain: Chain, engine: Engine, count: int, 
             seq, seq, action, journey_id, patient_id, occurred, recorded_at, actor, reason, key,
         )  # fmt: skip
         hashed = chain.entry_hash(prev, fields, rows_digest(pairs))
-        conn.execute(AUDIT.insert(), (*fields, None, hashed))
+        conn.execute(AUDIT.sqlite_insert(), (*fields, None, hashed))
         for table, row in inserts:
             if table is PATIENT_ERASURES or table is PATIENTS:
                 conn.execute(table.insert(), row)
@@ -299,4 +299,6 @@ def _copy_1(conn: sqlite3.Connection, chain: Chain, engine: Engine, count: int, 
         reason,
         None,
     )
-    conn.execute(AUDIT.insert(), (*fields, None, chain.entry_hash(prev, fields, rows_digest([]))))
+    conn.execute(
+        AUDIT.sqlite_insert(), (*fields, None, chain.entry_hash(prev, fields, rows_digest([])))
+    )

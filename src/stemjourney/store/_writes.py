@@ -81,7 +81,14 @@ _UPDATE_STATE = (
     "closed_at = coalesce(closed_at, ?), updated_at = ?, last_audit_id = ? "
     "WHERE id = ? AND version = ?"
 )
-_INSERTS = {t.name: t.insert() for t in (AUDIT, JOURNEYS, TRANSITIONS, RECORDS, OBSERVATIONS)}
+_INSERTS = {t.name: t.insert() for t in (JOURNEYS, TRANSITIONS, RECORDS, OBSERVATIONS)}
+_AUDIT_INSERTS = {True: AUDIT.sqlite_insert(), False: AUDIT.insert()}
+
+
+def audit_insert(inline: bool) -> str:
+    """The INSERT of whole audit_log rows (seq included) on a backend that seals ``inline``
+    (SQLite, where seq is computed from the id, not stored) or not (PostgreSQL)."""
+    return _AUDIT_INSERTS[inline]
 
 
 class Context:
@@ -177,7 +184,7 @@ def append(
     )
     digest = rows_digest([*covered, *((table.name, row) for table, row in rows)])
     conn = ctx.conn
-    conn.execute(_INSERTS[AUDIT.name], audit_row(ctx, fields, digest))
+    conn.execute(audit_insert(ctx.backend.inline), audit_row(ctx, fields, digest))
     for table, row in rows:
         conn.execute(table.insert(), row)
 
