@@ -257,13 +257,18 @@ class CohortAggregator:
         if not cycles:
             return
         self.seen += 1
+        groups, where, patient = (
+            self.groups,
+            (facts.condition, facts.site, facts.cell_source),
+            facts.patient_id,
+        )
         for cycle, adverse, serious, base, points in cycles:
-            key = (facts.condition, facts.site, facts.cell_source, cycle)
-            group = self.groups.get(key)
+            key = (*where, cycle)
+            group = groups.get(key)
             if group is None:
-                group = self.groups[key] = _Group(self.labels)
+                group = groups[key] = _Group(self.labels)
             group.journeys += 1
-            group.patients.add(facts.patient_id)
+            group.patients.add(patient)
             group.events += adverse
             group.serious += serious
             cells = group.cells
