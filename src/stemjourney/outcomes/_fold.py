@@ -280,17 +280,13 @@ class OutcomeFold:
             return [self._outcome_of(c) for c in self.cycles(facts)]
         times, days, values = known
         slots = self._slots_of(firsts)
-        events = _adverse_events(facts) if facts.adverse_events else _NO_EVENTS
-        one = len(firsts) == 1
-        starts = [] if one else sorted(set(firsts.values()))
+        events = _adverse_events(facts)
+        starts = sorted(set(firsts.values())) if len(firsts) > 1 else []
         out: list[CycleOutcome] = []
         for cycle, injected in firsts.items():
             found = baseline_index(times, injected, self._lookback_start(injected))
             base = None if found is None else values[found]
-            if one:  # every score after the only first injection follows it
-                lo, hi = bisect_right(times, injected), len(times)
-            else:
-                lo, hi = _span(cycle, injected, times, firsts, starts)
+            lo, hi = _span(cycle, injected, times, firsts, starts)
             points = self._points(slots.get(cycle, []), days, values, lo, hi, base)
             out.append((cycle, cycle in events, events.get(cycle, False), base, points))
         return out
@@ -455,11 +451,13 @@ def _time(score: tuple[str, float]) -> str:
 
 
 _NO_EVENTS: dict[int, bool] = {}
-"""The adverse events of a journey without any (never changed)."""
+"""The adverse events of a journey without any (read only, never changed)."""
 
 
 def _adverse_events(facts: OutcomeFacts) -> dict[int, bool]:
     """The cycles of ``facts`` with an adverse event, and whether one of them was serious."""
+    if not facts.adverse_events:
+        return _NO_EVENTS
     events: dict[int, bool] = {}
     for cycle, serious in facts.adverse_events:
         events[cycle] = events.get(cycle, False) or serious
@@ -475,9 +473,12 @@ def _span(
     it gives one cycle to every score after one of the distinct first injections
     ``starts`` up to the next one (that one included): the cycle's scores are the span
     after its own, or none when another cycle was first injected at the same time and
-    takes them.
+    takes them. ``starts`` is empty for a journey of one cycle, whose scores are all
+    those after its injection.
     """
     lo = bisect_right(times, injected)
+    if not starts:  # the only cycle: every score after its injection follows it
+        return lo, len(times)
     later = bisect_right(starts, injected)
     hi = bisect_right(times, starts[later], lo) if later < len(starts) else len(times)
     if lo < hi and cycle_of(times[lo], firsts) != cycle:

@@ -250,10 +250,11 @@ def _copy_1(conn: sqlite3.Connection, chain: Chain, engine: Engine, count: int, 
             for table, row, _when, _why in mine:
                 pairs.append((table.name, row))
                 inserts.append((table, row))
+            # A move's clinical time is kept in its entry only; another lone row's too.
             moving = [m for m in mine if m[0] is TRANSITIONS]
-            if len(mine) == 1 or moving:  # a move's clinical time is kept in its entry only
-                occurred = _new_time((moving or mine)[0][2])
-                reason = (moving or mine)[0][3]
+            timed = moving[0] if moving else mine[0] if len(mine) == 1 else None
+            if timed is not None:
+                occurred, reason = _new_time(timed[2]), timed[3]
         fields = (
             seq, seq, action, journey_id, patient_id, occurred, recorded_at, actor, reason, key,
         )  # fmt: skip
